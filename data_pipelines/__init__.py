@@ -1,0 +1,1 @@
+"""Input pipelines: text sources, tokenizers, instance builders and maskers."""

@@ -1,0 +1,1 @@
+"""lm_jax: BERT-era language-model pretraining in JAX/Flax."""
