@@ -1,0 +1,73 @@
+"""ELECTRA's pretraining example builder (algorithms.md §1.9).
+
+Packs consecutive sentences of a document into `[CLS] A [SEP] (B [SEP])`
+examples of at most `seq_len` tokens. The split point and the occasional
+short target come from one seeded `numpy` generator, so the same corpus and
+seed always give the same examples.
+"""
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+SINGLE_SEGMENT_PROB = 0.1  # examples with no second segment
+SHORT_TARGET_PROB = 0.05  # next target is randint(5, L) instead of L
+
+
+class ElectraExampleBuilder:
+  """Turns documents (lists of token-id sentences) into fixed-length rows."""
+
+  def __init__(self, seq_len: int, cls_id: int, sep_id: int, pad_id: int,
+               seed: int):
+    if seq_len < 5:
+      raise ValueError(f'seq_len must be at least 5, got {seq_len}')
+    self.seq_len, self.cls_id, self.sep_id, self.pad_id = (
+        seq_len, cls_id, sep_id, pad_id)
+    self._rng = np.random.default_rng(seed)
+    self._target = seq_len
+
+  def __call__(self, documents: Iterable[Sequence[Sequence[int]]]
+               ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yields (input_ids [L] int32, segment_ids [L] int32) per example."""
+    for document in documents:
+      sentences, length = [], 0
+      for sentence in document:
+        if not sentence:
+          continue
+        sentences.append(sentence)
+        length += len(sentence)
+        if length >= self._target:
+          yield self._make_example(sentences)
+          sentences, length = [], 0
+      if sentences:  # the end of a document closes the example
+        yield self._make_example(sentences)
+
+  def _make_example(self, sentences):
+    rng = self._rng
+    if rng.random() < SINGLE_SEGMENT_PROB:
+      first_target = float('inf')
+    else:
+      first_target = (self._target - 3) // 2
+    first, second = [], []
+    for sentence in sentences:
+      # A sentence joins A if A is empty, if it still fits, or half of the
+      # time when it overflows A while B is still empty.
+      if (not first or len(first) + len(sentence) < first_target
+          or (not second and len(first) < first_target and rng.random() < 0.5)):
+        first.extend(sentence)
+      else:
+        second.extend(sentence)
+    first = first[:self.seq_len - 2]
+    second = second[:max(0, self.seq_len - len(first) - 3)]
+    if rng.random() < SHORT_TARGET_PROB:
+      self._target = int(rng.integers(5, self.seq_len + 1))
+    else:
+      self._target = self.seq_len
+
+    ids = [self.cls_id, *first, self.sep_id]
+    segments = [0] * len(ids)
+    if second:
+      ids += [*second, self.sep_id]
+      segments += [1] * (len(second) + 1)
+    pad = self.seq_len - len(ids)
+    return (np.array(ids + [self.pad_id] * pad, np.int32),
+            np.array(segments + [0] * pad, np.int32))

@@ -1,0 +1,331 @@
+"""Tokenizers: BERT WordPiece vocabularies and SentencePiece models.
+
+Both kinds expose the same small `Tokenizer` protocol: `encode` turns text into
+ids without adding special tokens (instance builders add [CLS]/[SEP]), and the
+five special tokens are looked up by name, so a vocabulary that lacks one is
+rejected at load time rather than producing wrong ids later.
+
+Files are read through `tf.io.gfile`, so `gs://` paths work.
+"""
+
+import functools
+import types
+import unicodedata
+from typing import Collection, Mapping, Protocol, Sequence
+
+from lm_jax.errors import InputError
+
+SPECIAL_TOKENS = ('[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]')
+
+# BERT maps any word longer than this to [UNK] instead of splitting it.
+_MAX_WORD_CHARS = 100
+
+
+class Tokenizer(Protocol):
+  """What the data pipeline needs from a tokenizer."""
+
+  vocab_size: int
+  pad_id: int
+  unk_id: int
+  cls_id: int
+  sep_id: int
+  mask_id: int
+
+  def encode(self, text: str) -> list[int]:
+    """Text to ids, with no special tokens added."""
+
+  def decode(self, ids: Sequence[int]) -> str:
+    """Ids back to text; special tokens are shown by name."""
+
+  def id_to_token(self, i: int) -> str:
+    """The vocabulary entry for one id."""
+
+
+@functools.cache
+def gfile() -> types.ModuleType:
+  """Returns `tf.io.gfile`, importing TensorFlow lazily and off the GPUs.
+
+  TensorFlow is only used for file access here; hiding the GPUs keeps it from
+  reserving accelerator memory that JAX needs.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  try:
+    tf.config.set_visible_devices([], 'GPU')
+  except (RuntimeError, ValueError):
+    pass  # Devices were already initialised; nothing more we can do.
+  return tf.io.gfile
+
+
+def _read_bytes(path: str, what: str) -> bytes:
+  """Reads a whole file, raising `InputError` if it is missing or unreadable.
+
+  Args:
+    path: local or `gs://` path.
+    what: what the file is, for the error message (e.g. 'vocab file').
+  """
+  gf = gfile()
+  if not gf.exists(path):
+    raise InputError(f'{what} {path} does not exist')
+  if gf.isdir(path):
+    raise InputError(f'{what} {path} is a directory')
+  try:
+    with gf.GFile(path, 'rb') as f:
+      return f.read()
+  except Exception as e:  # tf.errors.OpError and OSError, whatever the FS.
+    raise InputError(f'cannot read {what} {path}: {_one_line(e)}') from e
+
+
+def _one_line(e: Exception) -> str:
+  return ' '.join(str(e).split()) or type(e).__name__
+
+
+# Character classes, as BERT defines them.
+
+
+def is_whitespace(char: str) -> bool:
+  """Space, tab, newline, carriage return or a Unicode space separator."""
+  return char in ' \t\n\r' or unicodedata.category(char) == 'Zs'
+
+
+def is_control(char: str) -> bool:
+  """A Unicode control/format/other char; tab, newline and CR count as space."""
+  if char in '\t\n\r':
+    return False
+  return unicodedata.category(char).startswith('C')
+
+
+def is_punctuation(char: str) -> bool:
+  """Unicode punctuation, plus all ASCII symbols such as '$' and '`'."""
+  cp = ord(char)
+  if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
+    return True
+  return unicodedata.category(char).startswith('P')
+
+
+def _is_cjk(cp: int) -> bool:
+  """CJK Unified Ideographs blocks (not Hiragana, Katakana or Hangul)."""
+  return (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or
+          0x20000 <= cp <= 0x2A6DF or 0x2A700 <= cp <= 0x2B73F or
+          0x2B740 <= cp <= 0x2B81F or 0x2B820 <= cp <= 0x2CEAF or
+          0xF900 <= cp <= 0xFAFF or 0x2F800 <= cp <= 0x2FA1F)
+
+
+class BasicTokenizer:
+  """BERT's first stage: cleans text and splits it into words and punctuation.
+
+  Each CJK ideograph becomes its own word, since those scripts have no spaces.
+  """
+
+  def __init__(self, lowercase: bool = True):
+    self.lowercase = lowercase
+
+  def tokenize(self, text: str) -> list[str]:
+    chars = []
+    for char in text:
+      cp = ord(char)
+      if cp == 0 or cp == 0xFFFD or is_control(char):
+        continue
+      if is_whitespace(char):
+        chars.append(' ')
+      elif _is_cjk(cp):
+        chars.append(f' {char} ')
+      else:
+        chars.append(char)
+    words = []
+    for word in ''.join(chars).split():
+      if self.lowercase:
+        word = _strip_accents(word.lower())
+      words.extend(_split_on_punctuation(word))
+    return words
+
+
+def _strip_accents(text: str) -> str:
+  return ''.join(c for c in unicodedata.normalize('NFD', text)
+                 if unicodedata.category(c) != 'Mn')
+
+
+def _split_on_punctuation(word: str) -> list[str]:
+  """'a,b!' -> ['a', ',', 'b', '!']: every punctuation char stands alone."""
+  pieces = []
+  start = 0
+  for i, char in enumerate(word):
+    if is_punctuation(char):
+      if start < i:
+        pieces.append(word[start:i])
+      pieces.append(char)
+      start = i + 1
+  if start < len(word):
+    pieces.append(word[start:])
+  return pieces
+
+
+class WordpieceSplitter:
+  """BERT's second stage: greedy longest-match-first split into vocab pieces.
+
+  Pieces after the first in a word carry a '##' prefix. A word that is too
+  long, or that cannot be covered entirely by pieces, becomes one unknown.
+  """
+
+  def __init__(self, vocab: Collection[str], unk_token: str):
+    self._vocab = vocab
+    self._unk = unk_token
+    # No piece is longer than the longest vocab entry, so this bounds the
+    # search and keeps long words from costing O(n^2) lookups.
+    self._max_piece_chars = max((len(t) for t in vocab), default=0)
+
+  def tokenize(self, text: str) -> list[str]:
+    pieces = []
+    for word in text.split():
+      if len(word) > _MAX_WORD_CHARS:
+        pieces.append(self._unk)
+      else:
+        pieces.extend(self._split_word(word))
+    return pieces
+
+  def _split_word(self, word: str) -> list[str]:
+    pieces = []
+    start = 0
+    while start < len(word):
+      end = min(len(word), start + self._max_piece_chars)
+      while end > start:
+        piece = word[start:end] if start == 0 else '##' + word[start:end]
+        if piece in self._vocab:
+          break
+        end -= 1
+      else:
+        return [self._unk]
+      pieces.append(piece)
+      start = end
+    return pieces
+
+
+def _special_ids(lookup: Mapping[str, int], path: str, kind: str) -> list[int]:
+  missing = [t for t in SPECIAL_TOKENS if t not in lookup]
+  if missing:
+    raise InputError(
+        f'{kind} {path} lacks special token(s) {", ".join(missing)}')
+  return [lookup[t] for t in SPECIAL_TOKENS]
+
+
+class WordPieceTokenizer:
+  """A BERT `vocab.txt` tokenizer (one token per line, id = line number)."""
+
+  def __init__(self, vocab_path: str, lowercase: bool = True):
+    self._tokens = _read_vocab(vocab_path)
+    self._ids = {t: i for i, t in enumerate(self._tokens)}
+    self.vocab_size = len(self._tokens)
+    (self.pad_id, self.unk_id, self.cls_id, self.sep_id,
+     self.mask_id) = _special_ids(self._ids, vocab_path, 'vocab file')
+    self._basic = BasicTokenizer(lowercase)
+    self._wordpiece = WordpieceSplitter(self._ids, '[UNK]')
+
+  def tokenize(self, text: str) -> list[str]:
+    """Text to word pieces (strings)."""
+    pieces = []
+    for word in self._basic.tokenize(text):
+      pieces.extend(self._wordpiece.tokenize(word))
+    return pieces
+
+  def encode(self, text: str) -> list[int]:
+    return [self._ids[p] for p in self.tokenize(text)]
+
+  def decode(self, ids: Sequence[int]) -> str:
+    text = ' '.join(self.id_to_token(i) for i in ids)
+    return text.replace(' ##', '')
+
+  def id_to_token(self, i: int) -> str:
+    if not 0 <= i < self.vocab_size:
+      raise IndexError(f'id {i} is outside the vocabulary [0, '
+                       f'{self.vocab_size})')
+    return self._tokens[i]
+
+
+def _read_vocab(path: str) -> list[str]:
+  """Reads vocab.txt lines as BERT does (stripped), rejecting duplicates."""
+  data = _read_bytes(path, 'vocab file')
+  try:
+    text = data.decode('utf-8')
+  except UnicodeDecodeError as e:
+    raise InputError(f'vocab file {path} is not UTF-8 (byte {e.start})') from e
+  # Split on '\n' only: str.splitlines would also split on characters such as
+  # U+2028 that can legitimately appear inside a token.
+  lines = text.split('\n')
+  if lines[-1] == '':
+    lines.pop()  # The final newline does not start another token.
+  tokens = [line.strip() for line in lines]
+  if not tokens:
+    raise InputError(f'vocab file {path} is empty')
+  first_line = {}
+  for line_number, token in enumerate(tokens, start=1):
+    if token in first_line:
+      raise InputError(
+          f'vocab file {path} repeats token {token!r} on lines '
+          f'{first_line[token]} and {line_number}')
+    first_line[token] = line_number
+  return tokens
+
+
+class SentencePieceTokenizer:
+  """A trained SentencePiece model whose vocabulary holds the special tokens."""
+
+  def __init__(self, model_path: str):
+    import sentencepiece as spm  # pylint: disable=g-import-not-at-top
+    data = _read_bytes(model_path, 'SentencePiece model')
+    self._sp = spm.SentencePieceProcessor()
+    try:
+      self._sp.LoadFromSerializedProto(data)
+    except Exception as e:  # The bindings raise RuntimeError; be safe.
+      raise InputError(
+          f'SentencePiece model {model_path} is corrupt or not a model: '
+          f'{_one_line(e)}') from e
+    self.vocab_size = self._sp.get_piece_size()
+    # piece_to_id returns the unk id for unknown pieces, so check round trips.
+    found = {}
+    for token in SPECIAL_TOKENS:
+      i = self._sp.piece_to_id(token)
+      if self._sp.id_to_piece(i) == token:
+        found[token] = i
+    (self.pad_id, self.unk_id, self.cls_id, self.sep_id,
+     self.mask_id) = _special_ids(found, model_path, 'SentencePiece model')
+    self._special_ids = frozenset(found.values())
+
+  def encode(self, text: str) -> list[int]:
+    return self._sp.encode(text)
+
+  def decode(self, ids: Sequence[int]) -> str:
+    # SentencePiece decodes control symbols to '', which would hide [MASK]
+    # and friends; decode ordinary runs and name the specials in between.
+    parts = []
+    run = []
+    for i in ids:
+      if i in self._special_ids:
+        if run:
+          parts.append(self._sp.decode(run))
+          run = []
+        parts.append(self.id_to_token(i))
+      else:
+        run.append(i)
+    if run:
+      parts.append(self._sp.decode(run))
+    return ' '.join(parts)
+
+  def id_to_token(self, i: int) -> str:
+    if not 0 <= i < self.vocab_size:
+      raise IndexError(f'id {i} is outside the vocabulary [0, '
+                       f'{self.vocab_size})')
+    return self._sp.id_to_piece(i)
+
+
+def load_tokenizer(kind: str, path: str, lowercase: bool = True) -> Tokenizer:
+  """Loads a tokenizer of `kind` ('sentencepiece' or 'wordpiece') from `path`.
+
+  `lowercase` applies to WordPiece only; a SentencePiece model carries its
+  own normalisation.
+  """
+  if kind == 'wordpiece':
+    return WordPieceTokenizer(path, lowercase=lowercase)
+  if kind == 'sentencepiece':
+    return SentencePieceTokenizer(path)
+  raise InputError(
+      f'unknown tokenizer kind {kind!r} for {path} (expected sentencepiece '
+      'or wordpiece)')

@@ -1,0 +1,51 @@
+"""Word + position + token-type embeddings, LayerNorm and dropout (§2.1)."""
+import flax.linen as nn
+import jax.numpy as jnp
+
+from lm_jax.models.model_config import TransformerConfig
+
+
+def normal_init(cfg: TransformerConfig, names: tuple):
+  """Truncated normal(init_std) carrying logical axis names."""
+  return nn.with_logical_partitioning(
+      nn.initializers.truncated_normal(cfg.init_std), names)
+
+
+class Embeddings(nn.Module):
+  """Embeds token ids at width E. ELECTRA shares one instance between its
+  generator and discriminator, LayerNorm included."""
+  config: TransformerConfig
+  deterministic: bool = True
+
+  def setup(self):
+    cfg = self.config
+    embed = lambda n, names: nn.Embed(
+        n, cfg.embedding_size, embedding_init=normal_init(cfg, names),
+        dtype=cfg.dtype, param_dtype=cfg.params_dtype)
+    self.word_embeddings = embed(cfg.vocab_size, ('vocab', 'embed'))
+    self.position_embeddings = embed(cfg.max_positions, (None, 'embed'))
+    self.token_type_embeddings = embed(cfg.type_vocab_size, (None, 'embed'))
+    self.layer_norm = nn.LayerNorm(
+        epsilon=cfg.layer_norm_eps, dtype=jnp.float32,
+        param_dtype=cfg.params_dtype,
+        scale_init=nn.with_logical_partitioning(nn.initializers.ones, ('embed',)),
+        bias_init=nn.with_logical_partitioning(nn.initializers.zeros, ('embed',)))
+    self.dropout = nn.Dropout(cfg.dropout_rate)
+
+  def __call__(self, ids_BxL, segment_ids_BxL):
+    length = ids_BxL.shape[1]
+    if length > self.config.max_positions:
+      raise ValueError(f'sequence length {length} exceeds max_positions '
+                       f'{self.config.max_positions}')
+    x_BxLxE = (self.word_embeddings(ids_BxL)
+               + self.position_embeddings(jnp.arange(length))[None]
+               + self.token_type_embeddings(segment_ids_BxL))
+    # LayerNorm statistics in f32, whatever the compute dtype.
+    x_BxLxE = self.layer_norm(x_BxLxE.astype(jnp.float32))
+    x_BxLxE = self.dropout(x_BxLxE, deterministic=self.deterministic)
+    x_BxLxE = x_BxLxE.astype(self.config.dtype)
+    return nn.with_logical_constraint(x_BxLxE, ('batch', 'length', 'act_embed'))
+
+  def word_table(self):
+    """The [V, E] word table, for output layers tied to it."""
+    return self.word_embeddings.embedding

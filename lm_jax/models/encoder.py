@@ -1,0 +1,163 @@
+"""The BERT/ELECTRA post-LN transformer encoder (algorithms.md §2.1).
+
+The layers run under `nn.scan`, so their parameters are stacked on a leading
+'layers' axis: compile time stays flat in depth, and `remat` trades memory for
+compute per layer.
+"""
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from lm_jax.models.embeddings import normal_init
+from lm_jax.models.model_config import TransformerConfig
+
+# BERT's additive attention mask: (1 - key_mask) * -10000.
+MASK_BIAS = -10000.0
+
+_REMAT_POLICIES = {
+    'full': None,  # save nothing, recompute the whole layer
+    'dots': jax.checkpoint_policies.checkpoint_dots_with_no_batch_dims,
+}
+
+
+def activation(name: str):
+  if name == 'gelu':
+    return lambda x: nn.gelu(x, approximate=False)
+  if name == 'gelu_tanh':
+    return lambda x: nn.gelu(x, approximate=True)
+  raise ValueError(f'unknown activation {name!r}; use gelu or gelu_tanh')
+
+
+def zeros_init(names: tuple):
+  return nn.with_logical_partitioning(nn.initializers.zeros, names)
+
+
+def layer_norm(cfg: TransformerConfig, name: str) -> nn.LayerNorm:
+  return nn.LayerNorm(
+      epsilon=cfg.layer_norm_eps, dtype=jnp.float32,
+      param_dtype=cfg.params_dtype, name=name,
+      scale_init=nn.with_logical_partitioning(nn.initializers.ones, ('embed',)),
+      bias_init=zeros_init(('embed',)))
+
+
+class _HeadsProjection(nn.Module):
+  """x[..., H] -> [..., heads, head_dim] (or back, with `to_heads=False`).
+
+  Params keep their full [H, heads, head_dim] shape, so the logical names fit
+  (nn.DenseGeneral initialises a flattened kernel).
+  """
+  config: TransformerConfig
+  to_heads: bool = True
+
+  @nn.compact
+  def __call__(self, x):
+    cfg = self.config
+    heads, head_dim = cfg.num_heads, cfg.hidden_size // cfg.num_heads
+    if self.to_heads:
+      shape, names = (cfg.hidden_size, heads, head_dim), ('embed', 'heads', 'kv')
+      bias_shape, bias_names = (heads, head_dim), ('heads', 'kv')
+      equation = 'blh,hnd->blnd'
+    else:
+      shape, names = (heads, head_dim, cfg.hidden_size), ('heads', 'kv', 'embed')
+      bias_shape, bias_names = (cfg.hidden_size,), ('embed',)
+      equation = 'blnd,ndh->blh'
+    kernel = self.param('kernel', normal_init(cfg, names), shape,
+                        cfg.params_dtype)
+    bias = self.param('bias', zeros_init(bias_names), bias_shape,
+                      cfg.params_dtype)
+    x = x.astype(cfg.dtype)
+    return jnp.einsum(equation, x, kernel.astype(cfg.dtype)) + bias.astype(cfg.dtype)
+
+
+class SelfAttention(nn.Module):
+  """Multi-head attention with separate Q, K, V projections; keys masked."""
+  config: TransformerConfig
+  deterministic: bool = True
+
+  @nn.compact
+  def __call__(self, x_BxLxH, bias_Bx1x1xL):
+    cfg = self.config
+    head_dim = cfg.hidden_size // cfg.num_heads
+    q_BxLxNxD = _HeadsProjection(cfg, name='query')(x_BxLxH)
+    k_BxLxNxD = _HeadsProjection(cfg, name='key')(x_BxLxH)
+    v_BxLxNxD = _HeadsProjection(cfg, name='value')(x_BxLxH)
+    # Scores and softmax in f32.
+    scores_BxNxLxL = jnp.einsum('bqnd,bknd->bnqk', q_BxLxNxD, k_BxLxNxD,
+                                preferred_element_type=jnp.float32)
+    scores_BxNxLxL = scores_BxNxLxL / jnp.sqrt(head_dim) + bias_Bx1x1xL
+    probs_BxNxLxL = jax.nn.softmax(scores_BxNxLxL, axis=-1)
+    probs_BxNxLxL = nn.Dropout(cfg.attention_dropout_rate)(
+        probs_BxNxLxL, deterministic=self.deterministic)
+    out_BxLxNxD = jnp.einsum('bnqk,bknd->bqnd', probs_BxNxLxL.astype(cfg.dtype),
+                             v_BxLxNxD)
+    out_BxLxNxD = nn.with_logical_constraint(
+        out_BxLxNxD, ('batch', 'length', 'act_heads', None))
+    return _HeadsProjection(cfg, to_heads=False, name='output')(out_BxLxNxD)
+
+
+class EncoderLayer(nn.Module):
+  """a = LN(x + drop(attn(x))); y = LN(a + drop(ffn(a))). Scan-compatible."""
+  config: TransformerConfig
+  deterministic: bool = True
+
+  @nn.compact
+  def __call__(self, x_BxLxH, bias_Bx1x1xL):
+    cfg = self.config
+    dropout = lambda y: nn.Dropout(cfg.dropout_rate)(
+        y, deterministic=self.deterministic)
+    attn_BxLxH = SelfAttention(cfg, self.deterministic, name='attention')(
+        x_BxLxH, bias_Bx1x1xL)
+    a_BxLxH = layer_norm(cfg, 'attention_layer_norm')(
+        (x_BxLxH + dropout(attn_BxLxH)).astype(jnp.float32)).astype(cfg.dtype)
+    h_BxLxF = nn.Dense(
+        cfg.intermediate_size, dtype=cfg.dtype, param_dtype=cfg.params_dtype,
+        kernel_init=normal_init(cfg, ('embed', 'mlp')),
+        bias_init=zeros_init(('mlp',)), name='intermediate')(a_BxLxH)
+    h_BxLxF = activation(cfg.activation)(h_BxLxF)
+    h_BxLxF = nn.with_logical_constraint(h_BxLxF, ('batch', 'length', 'act_mlp'))
+    out_BxLxH = nn.Dense(
+        cfg.hidden_size, dtype=cfg.dtype, param_dtype=cfg.params_dtype,
+        kernel_init=normal_init(cfg, ('mlp', 'embed')),
+        bias_init=zeros_init(('embed',)), name='output')(h_BxLxF)
+    y_BxLxH = layer_norm(cfg, 'output_layer_norm')(
+        (a_BxLxH + dropout(out_BxLxH)).astype(jnp.float32)).astype(cfg.dtype)
+    y_BxLxH = nn.with_logical_constraint(y_BxLxH, ('batch', 'length', 'act_embed'))
+    return y_BxLxH, None
+
+
+class Encoder(nn.Module):
+  """Embedding projection (when E != H) and the stack of layers.
+
+  Takes embeddings from outside, so two encoders can share one `Embeddings`.
+  """
+  config: TransformerConfig
+  deterministic: bool = True
+  # TF's default Glorot-uniform, as ELECTRA's `embeddings_project` (§2.1).
+  projection_init: str = 'glorot_uniform'
+
+  @nn.compact
+  def __call__(self, emb_BxLxE, input_mask_BxL):
+    cfg = self.config
+    x = emb_BxLxE
+    if cfg.embedding_size != cfg.hidden_size:
+      init = (nn.initializers.glorot_uniform() if self.projection_init ==
+              'glorot_uniform' else nn.initializers.truncated_normal(cfg.init_std))
+      x = nn.Dense(
+          cfg.hidden_size, dtype=cfg.dtype, param_dtype=cfg.params_dtype,
+          kernel_init=nn.with_logical_partitioning(init, (None, 'embed')),
+          bias_init=zeros_init(('embed',)), name='embeddings_project')(x)
+    bias_Bx1x1xL = ((1.0 - input_mask_BxL.astype(jnp.float32))
+                    * MASK_BIAS)[:, None, None, :]
+    layer = EncoderLayer
+    if cfg.remat != 'none':
+      if cfg.remat not in _REMAT_POLICIES:
+        raise ValueError(f'unknown remat {cfg.remat!r}; use none, full or dots')
+      layer = nn.remat(layer, policy=_REMAT_POLICIES[cfg.remat],
+                       prevent_cse=False)
+    stack = nn.scan(
+        layer, variable_axes={'params': 0}, split_rngs={'params': True,
+                                                        'dropout': True},
+        in_axes=nn.broadcast, length=cfg.num_layers,
+        metadata_params={nn.PARTITION_NAME: 'layers'})
+    x, _ = stack(cfg, self.deterministic, name='layers')(x, bias_Bx1x1xL)
+    return x

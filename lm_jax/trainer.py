@@ -1,0 +1,190 @@
+"""The pretraining loop, top to bottom: mesh, input pipeline, abstract state
+and its shardings, restore or jitted init, then steps with logging and
+checkpoints. Works for every objective in `lm_jax.objectives`."""
+import json
+import os
+import signal
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from data_pipelines import pipeline, vocabulary
+from lm_jax import config_base, optim, sharding
+from lm_jax.checkpointing import Checkpointer
+from lm_jax.errors import InputError
+from lm_jax.metrics import MetricLogger
+from lm_jax.objectives import get_objective
+from lm_jax.step import jit_train_step
+from lm_jax.train_state import TrainState
+
+# Parts of the config a checkpoint cannot be resumed under if changed.
+_MUST_MATCH = ('objective', 'model', 'data.seq_len', 'data.vocab_size',
+               'data.vocab_path', 'data.tokenizer')
+
+
+def run(config, workdir: str, *, print_fn=print) -> dict:
+  """Trains until train.stop_at_step (or num_steps); returns the last metrics."""
+  log = lambda *a: print_fn(*a) if jax.process_index() == 0 else None
+  config_base.check(config)
+  objective = get_objective(config.objective.name)
+  num_hosts, host = jax.process_count(), jax.process_index()
+  stop_step = config.train.stop_at_step or config.train.num_steps
+
+  # 1. The mesh.
+  mesh = sharding.make_mesh(config.mesh)
+  sharding.check_batch(config.data.batch_size, mesh, num_hosts)
+  rules = sharding.rules(config.mesh)
+  log(f'Devices: {jax.device_count()} ({jax.devices()[0].platform}), '
+      f'hosts: {num_hosts}, mesh: {dict(mesh.shape)}')
+
+  # 2. The input pipeline's static part: vocabulary and built examples.
+  tokenizer, vocab_id = vocabulary.load_or_build_tokenizer(
+      config.data, num_hosts, log=log)
+  store = pipeline.build_or_load_examples(
+      config.data, tokenizer, vocab_id,
+      objective.make_example_builder(config, tokenizer), objective.name,
+      host, num_hosts, log=log)
+
+  # 3. Model, optimizer and the abstract state with its shardings.
+  model = objective.build_model(config, tokenizer.vocab_size, deterministic=False)
+  tx, schedule = optim.make_optimizer(config.optim, config.train.num_steps)
+
+  def init_boxed(rng):
+    params = model.init({'params': rng, 'dropout': rng},
+                        *objective.init_inputs(config))['params']
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                      opt_state=tx.init(params))
+
+  init_rng = jax.random.key(config.train.seed)
+  with jax.set_mesh(mesh), nn.logical_axis_rules(rules):
+    abstract_boxed = jax.eval_shape(init_boxed, init_rng)
+    state_shardings = sharding.state_shardings(abstract_boxed, mesh, rules)
+    init = lambda rng: nn.unbox(init_boxed(rng))
+    abstract = jax.eval_shape(init, init_rng)
+    sharding.check_divisible(abstract, state_shardings)
+    num_params = sum(x.size for x in jax.tree.leaves(abstract.params))
+    log(f'Model: {objective.name}, {num_params:,} parameters, vocabulary '
+        f'{tokenizer.vocab_size:,}, {len(store):,} examples on this host')
+
+    # 4. Restore the latest checkpoint, or initialise on the devices.
+    checkpointer = Checkpointer(
+        os.path.join(workdir, 'checkpoints'),
+        every=config.train.checkpoint_every, keep=config.train.keep_checkpoints,
+        use_async=config.train.async_checkpoints)
+    meta = {'config': json.loads(config.to_json()), 'vocab_id': vocab_id,
+            'vocab_size': tokenizer.vocab_size}
+    start_step = checkpointer.latest_step() or 0
+    try:
+      if start_step:
+        _check_resumable(checkpointer.read_meta(start_step), meta)
+        target = jax.tree.map(
+            lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
+            abstract, state_shardings)
+        state, _ = checkpointer.restore(start_step, target)
+        log(f'Resumed from the checkpoint at step {start_step}.')
+      else:
+        state = jax.jit(init, out_shardings=state_shardings)(init_rng)
+    except InputError:
+      checkpointer.close()
+      raise
+    if start_step >= stop_step:
+      log(f'Nothing to do: the checkpoint is at step {start_step}, the run '
+          f'stops at {stop_step}.')
+      checkpointer.close()
+      return {}
+
+    # 5. The jitted step and this host's batches, starting at start_step.
+    batch_sharding = sharding.batch_sharding(mesh)
+    step_fn = jit_train_step(
+        state_shardings, batch_sharding, model=model, loss_fn=objective.loss,
+        tx=tx, schedule=schedule, seed=config.train.seed,
+        objective_cfg=config.objective)
+    local_batches = pipeline.batches(
+        store, batch_size=config.data.batch_size // num_hosts,
+        start_step=start_step, seed=config.data.seed,
+        masker=objective.make_masker(config, tokenizer), process_index=host,
+        process_count=num_hosts, prefetch=config.data.prefetch)
+    logger = MetricLogger(
+        workdir, num_steps=config.train.num_steps, start_step=start_step,
+        tokens_per_step=config.data.batch_size * config.data.seq_len,
+        primary=host == 0, print_fn=print_fn)
+
+    # 6. The loop. Metrics are fetched one step late so the host never waits
+    # on the step it just dispatched; SIGINT/SIGTERM stop after a checkpoint.
+    stop_requested, restore_signals = _install_stop_handlers()
+    pending, last = None, {}
+    step = start_step
+    try:
+      while step < stop_step:
+        batch = sharding.global_batch(next(local_batches), batch_sharding)
+        state, metrics = step_fn(state, batch)
+        step += 1
+        if pending is not None:
+          last = jax.device_get(pending[1])
+          logger.write(pending[0], last)
+          pending = None
+        if step == start_step + 1:  # compiled: time from here on
+          jax.block_until_ready(metrics)
+          logger.start_clock(step)
+        if step % config.train.log_every == 0 or step == stop_step:
+          pending = (step, metrics)
+        checkpointer.save(step, state, meta, force=step == stop_step)
+        if stop_requested():
+          log(f'Stopping at step {step}: saving a checkpoint.')
+          checkpointer.save(step, state, meta, force=True)
+          break
+      if pending is not None:
+        last = jax.device_get(pending[1])
+        logger.write(pending[0], last)
+    finally:
+      restore_signals()
+      checkpointer.close()
+      logger.close()
+  return last
+
+
+def _check_resumable(saved: dict, current: dict) -> None:
+  """Refuses to continue a checkpoint of a different model or vocabulary."""
+  for dotted in _MUST_MATCH:
+    old, new = saved['config'], current['config']
+    for key in dotted.split('.'):
+      old, new = old.get(key), new.get(key)
+    if old != new:
+      raise InputError(
+          f'the workdir holds a checkpoint trained with a different {dotted} '
+          f'({_diff(old, new)}); use a new --workdir to start another run')
+  if saved.get('vocab_id') != current['vocab_id']:
+    raise InputError('the workdir holds a checkpoint trained with a different '
+                     'vocabulary; use a new --workdir to start another run')
+
+
+def _diff(old, new) -> str:
+  if isinstance(old, dict) and isinstance(new, dict):
+    keys = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    return ', '.join(f'{k}: {old.get(k)} then, {new.get(k)} now' for k in keys)
+  return f'{old} then, {new} now'
+
+
+def _install_stop_handlers():
+  """The first SIGINT/SIGTERM asks the loop to save and stop; a second
+  SIGINT interrupts at once."""
+  requested = []
+
+  def handler(signum, frame):
+    if requested and signum == signal.SIGINT:
+      raise KeyboardInterrupt
+    requested.append(signum)
+
+  previous = {}
+  try:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+      previous[sig] = signal.signal(sig, handler)
+  except ValueError:  # not the main thread: leave signals alone
+    pass
+
+  def restore():
+    for sig, old in previous.items():
+      signal.signal(sig, old)
+
+  return (lambda: bool(requested)), restore

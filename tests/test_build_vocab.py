@@ -1,0 +1,200 @@
+"""Tests for data_pipelines.build_vocab: training, atomic output and the CLI."""
+
+import gzip
+import os
+import pathlib
+import random
+
+from absl import flags
+import pytest
+
+from data_pipelines import build_vocab
+from data_pipelines import tokenizers
+from lm_jax.errors import InputError
+
+# Lincoln's Gettysburg Address (public domain), one paragraph per line.
+_GETTYSBURG = """\
+Four score and seven years ago our fathers brought forth on this continent, \
+a new nation, conceived in Liberty, and dedicated to the proposition that all \
+men are created equal.
+Now we are engaged in a great civil war, testing whether that nation, or any \
+nation so conceived and so dedicated, can long endure. We are met on a great \
+battle-field of that war. We have come to dedicate a portion of that field, \
+as a final resting place for those who here gave their lives that that nation \
+might live. It is altogether fitting and proper that we should do this.
+But, in a larger sense, we can not dedicate -- we can not consecrate -- we \
+can not hallow -- this ground. The brave men, living and dead, who struggled \
+here, have consecrated it, far above our poor power to add or detract.
+"""
+
+_SUBJECTS = ['the old sailor', 'a young girl', 'my neighbour', 'the teacher',
+             'our small dog', 'every farmer', 'the quiet student', 'she', 'he']
+_VERBS = ['walked to', 'looked at', 'painted', 'remembered', 'carried',
+          'wrote about', 'dreamed of', 'visited', 'talked about']
+_OBJECTS = ['the harbour', 'a red house', 'the mountains', 'seven letters',
+            'the garden', 'an empty station', 'the winter market', 'music']
+_ENDINGS = ['yesterday.', 'before dawn.', 'in the rain!', 'with great care.',
+            'again?', 'for many years.', 'at night, alone.']
+
+
+def _corpus_lines(n: int = 300) -> list[str]:
+  rng = random.Random(0)
+  return [
+      f'{rng.choice(_SUBJECTS).capitalize()} {rng.choice(_VERBS)} '
+      f'{rng.choice(_OBJECTS)} {rng.choice(_ENDINGS)}' for _ in range(n)
+  ]
+
+
+@pytest.fixture(scope='module')
+def corpus(tmp_path_factory) -> list[str]:
+  """A plain and a gzipped file, with blank lines between documents."""
+  root = tmp_path_factory.mktemp('corpus')
+  lines = _corpus_lines()
+  plain = root / 'a.txt'
+  plain.write_text(_GETTYSBURG + '\n' + '\n'.join(lines[:150]) + '\n',
+                   encoding='utf-8')
+  zipped = root / 'b.txt.gz'
+  with gzip.open(zipped, 'wt', encoding='utf-8') as f:
+    f.write('\n\n'.join(lines[150:]) + '\n')
+  return [str(plain), str(zipped)]
+
+
+@pytest.fixture(scope='module')
+def model_path(corpus, tmp_path_factory) -> str:
+  out = tmp_path_factory.mktemp('vocab') / 'sub' / 'spm.model'
+  return build_vocab.train_sentencepiece(corpus, str(out), 300)
+
+
+def test_special_ids(model_path):
+  tok = tokenizers.load_tokenizer('sentencepiece', model_path)
+  assert (tok.pad_id, tok.unk_id, tok.cls_id, tok.sep_id, tok.mask_id) == (
+      0, 1, 2, 3, 4)
+  assert [tok.id_to_token(i) for i in range(5)] == list(
+      tokenizers.SPECIAL_TOKENS)
+  assert 100 < tok.vocab_size <= 300
+
+
+def test_round_trip(model_path):
+  tok = tokenizers.SentencePieceTokenizer(model_path)
+  text = 'The old sailor dreamed of the harbour, conceived in Liberty.'
+  ids = tok.encode(text)
+  assert ids and tok.unk_id not in ids
+  assert not set(ids) & {0, 2, 3, 4}
+  assert tok.decode(ids) == text
+
+
+def test_decode_names_specials(model_path):
+  tok = tokenizers.SentencePieceTokenizer(model_path)
+  ids = [tok.cls_id] + tok.encode('the garden') + [tok.mask_id, tok.sep_id]
+  assert tok.decode(ids) == '[CLS] the garden [MASK] [SEP]'
+
+
+def test_vocab_listing(model_path):
+  vocab_path = model_path[:-len('.model')] + '.vocab'
+  lines = pathlib.Path(vocab_path).read_text(encoding='utf-8').splitlines()
+  tok = tokenizers.SentencePieceTokenizer(model_path)
+  assert len(lines) == tok.vocab_size
+  assert [line.split('\t')[0] for line in lines[:5]] == list(
+      tokenizers.SPECIAL_TOKENS)
+
+
+def test_same_seed_same_model(corpus, model_path, tmp_path):
+  again = build_vocab.train_sentencepiece(
+      corpus, str(tmp_path / 'again.model'), 300)
+  assert pathlib.Path(again).read_bytes() == pathlib.Path(
+      model_path).read_bytes()
+
+
+def test_model_appears_only_when_complete(corpus, tmp_path, monkeypatch):
+  out = tmp_path / 'spm.model'
+  seen_during_training = []
+  read_lines = build_vocab._read_lines
+
+  def spying_read_lines(paths):
+    for line in read_lines(paths):
+      seen_during_training.append(sorted(os.listdir(tmp_path)))
+      yield line
+
+  monkeypatch.setattr(build_vocab, '_read_lines', spying_read_lines)
+  build_vocab.train_sentencepiece(corpus, str(out), 300)
+  assert seen_during_training and not any(seen_during_training)
+  assert sorted(os.listdir(tmp_path)) == ['spm.model', 'spm.vocab']
+
+
+def test_failed_rebuild_keeps_old_model(corpus, tmp_path):
+  out = tmp_path / 'spm.model'
+  out.write_bytes(b'old model')
+  bad = tmp_path / 'bad.txt.gz'
+  bad.write_bytes(gzip.compress(b'some text\n' * 50)[:-12])  # Truncated.
+  with pytest.raises(InputError, match='cannot read') as e:
+    build_vocab.train_sentencepiece(corpus + [str(bad)], str(out), 300)
+  assert str(bad) in str(e.value) and '\n' not in str(e.value)
+  assert out.read_bytes() == b'old model'
+  assert sorted(os.listdir(tmp_path)) == ['bad.txt.gz', 'spm.model']
+
+
+def test_missing_input(tmp_path):
+  missing = str(tmp_path / 'missing.txt')
+  with pytest.raises(InputError, match='not found') as e:
+    build_vocab.train_sentencepiece([missing], str(tmp_path / 'm.model'), 300)
+  assert missing in str(e.value) and '\n' not in str(e.value)
+
+
+def test_no_lines(tmp_path):
+  blank = tmp_path / 'blank.txt'
+  blank.write_text('\n  \n\n', encoding='utf-8')
+  with pytest.raises(InputError, match='no text lines') as e:
+    build_vocab.train_sentencepiece([str(blank)], str(tmp_path / 'm.model'),
+                                    300)
+  assert str(blank) in str(e.value) and '\n' not in str(e.value)
+  assert not (tmp_path / 'm.model').exists()
+
+
+def test_not_utf8(tmp_path):
+  bad = tmp_path / 'bad.txt'
+  bad.write_bytes(b'fine\n\xff\xfe\n')
+  with pytest.raises(InputError, match='line 2 is not UTF-8'):
+    build_vocab.train_sentencepiece([str(bad)], str(tmp_path / 'm.model'), 300)
+
+
+@pytest.mark.parametrize('output, vocab_size, model_type, message', [
+    ('m.bin', 300, 'unigram', 'must end in .model'),
+    ('m.model', 5, 'unigram', 'must exceed'),
+    ('m.model', 300, 'wordpiece', 'unknown model type'),
+])
+def test_bad_arguments(corpus, tmp_path, output, vocab_size, model_type,
+                       message):
+  with pytest.raises(InputError, match=message):
+    build_vocab.train_sentencepiece(
+        corpus, str(tmp_path / output), vocab_size, model_type=model_type)
+
+
+@pytest.fixture
+def parse_flags():
+  """Parses command-line flags for one in-process call of `main`."""
+
+  def parse(*args: str) -> None:
+    flags.FLAGS(['build_vocab', *args])
+
+  yield parse
+  flags.FLAGS.unparse_flags()
+
+
+def test_cli_writes_model(corpus, tmp_path, parse_flags, capsys):
+  out = tmp_path / 'cli.model'
+  glob = os.path.join(os.path.dirname(corpus[0]), '*.txt*')
+  parse_flags(f'--input={glob}', f'--output={out}', '--vocab_size=300')
+  assert build_vocab.main(['build_vocab']) == 0
+  assert tokenizers.SentencePieceTokenizer(str(out)).mask_id == 4
+  assert str(out) in capsys.readouterr().out
+
+
+def test_cli_glob_matching_nothing(corpus, tmp_path, parse_flags, capsys):
+  pattern = str(tmp_path / 'nothing-*.txt')
+  parse_flags(f'--input={corpus[0]},{pattern}',
+              f'--output={tmp_path / "cli.model"}')
+  assert build_vocab.main(['build_vocab']) == 2
+  err = capsys.readouterr().err
+  assert err.startswith('error: ') and pattern in err
+  assert err.count('\n') == 1
+  assert not (tmp_path / 'cli.model').exists()

@@ -1,0 +1,217 @@
+"""Tests for data_pipelines.tokenizers, using BERT's published test vectors."""
+
+import pathlib
+
+import pytest
+import sentencepiece as spm
+
+from data_pipelines import tokenizers
+from lm_jax.errors import InputError
+
+# The vocabulary from BERT's own tokenizer tests.
+BERT_TEST_VOCAB = ['[UNK]', '[CLS]', '[SEP]', 'want', '##want', '##ed', 'wa',
+                   'un', 'runn', '##ing', ',']
+
+
+def _write_vocab(tmp_path: pathlib.Path, tokens: list[str]) -> str:
+  path = tmp_path / 'vocab.txt'
+  path.write_text(''.join(t + '\n' for t in tokens), encoding='utf-8')
+  return str(path)
+
+
+def _assert_one_line_naming(error: pytest.ExceptionInfo, path: str) -> None:
+  message = str(error.value)
+  assert '\n' not in message
+  assert path in message
+
+
+@pytest.fixture
+def bert_tokenizer(tmp_path) -> tokenizers.WordPieceTokenizer:
+  # Appending the two missing specials keeps the test vocab's ids intact.
+  return tokenizers.WordPieceTokenizer(
+      _write_vocab(tmp_path, BERT_TEST_VOCAB + ['[PAD]', '[MASK]']))
+
+
+class TestBasicTokenizer:
+
+  def test_lowercases_and_splits_punctuation(self):
+    basic = tokenizers.BasicTokenizer(lowercase=True)
+    assert basic.tokenize(' \tHeLLo!how  \n Are yoU?  ') == [
+        'hello', '!', 'how', 'are', 'you', '?']
+
+  def test_strips_accents_when_lowercasing(self):
+    assert tokenizers.BasicTokenizer(lowercase=True).tokenize(
+        'H\u00E9llo') == ['hello']
+
+  def test_keeps_case_without_lowercasing(self):
+    basic = tokenizers.BasicTokenizer(lowercase=False)
+    assert basic.tokenize(' \tHeLLo!how  \n Are yoU?  ') == [
+        'HeLLo', '!', 'how', 'Are', 'yoU', '?']
+
+  def test_splits_cjk_ideographs(self):
+    assert tokenizers.BasicTokenizer().tokenize('ah\u535A\u63A8zz') == [
+        'ah', '\u535A', '\u63A8', 'zz']
+
+  def test_drops_nul_replacement_and_control_chars(self):
+    assert tokenizers.BasicTokenizer().tokenize(
+        'a\x00b\ufffdc\x05d e') == ['abcd', 'e']
+
+
+class TestWordpieceSplitter:
+
+  @pytest.fixture
+  def splitter(self) -> tokenizers.WordpieceSplitter:
+    return tokenizers.WordpieceSplitter(set(BERT_TEST_VOCAB), '[UNK]')
+
+  def test_empty(self, splitter):
+    assert splitter.tokenize('') == []
+
+  def test_greedy_longest_match(self, splitter):
+    assert splitter.tokenize('unwanted running') == [
+        'un', '##want', '##ed', 'runn', '##ing']
+
+  def test_uncoverable_word_is_one_unknown(self, splitter):
+    assert splitter.tokenize('unwantedX running') == [
+        '[UNK]', 'runn', '##ing']
+
+  def test_overlong_word_is_unknown(self, splitter):
+    assert splitter.tokenize('un' + 'want' * 25) == ['[UNK]']
+    assert splitter.tokenize('want' * 25) == ['want'] + ['##want'] * 24
+
+
+class TestCharacterClasses:
+
+  @pytest.mark.parametrize('char', [' ', '\t', '\r', '\n', '\u00A0'])
+  def test_whitespace(self, char):
+    assert tokenizers.is_whitespace(char)
+
+  @pytest.mark.parametrize('char', ['A', '-'])
+  def test_not_whitespace(self, char):
+    assert not tokenizers.is_whitespace(char)
+
+  def test_control(self):
+    assert tokenizers.is_control('\u0005')
+
+  @pytest.mark.parametrize('char', ['A', ' ', '\t', '\r', '\U0001F4A9'])
+  def test_not_control(self, char):
+    assert not tokenizers.is_control(char)
+
+  @pytest.mark.parametrize('char', ['-', '$', '`', '.'])
+  def test_punctuation(self, char):
+    assert tokenizers.is_punctuation(char)
+
+  @pytest.mark.parametrize('char', ['A', ' '])
+  def test_not_punctuation(self, char):
+    assert not tokenizers.is_punctuation(char)
+
+
+class TestWordPieceTokenizer:
+
+  def test_full_tokenizer(self, bert_tokenizer):
+    text = 'UNwant\u00E9d,running'
+    assert bert_tokenizer.tokenize(text) == [
+        'un', '##want', '##ed', ',', 'runn', '##ing']
+    assert bert_tokenizer.encode(text) == [7, 4, 5, 10, 8, 9]
+
+  def test_special_ids_and_size(self, bert_tokenizer):
+    tok = bert_tokenizer
+    assert (tok.pad_id, tok.unk_id, tok.cls_id, tok.sep_id, tok.mask_id) == (
+        11, 0, 1, 2, 12)
+    assert tok.vocab_size == 13
+    assert tok.id_to_token(12) == '[MASK]'
+
+  def test_decode_glues_continuations(self, bert_tokenizer):
+    assert bert_tokenizer.decode([1, 7, 4, 5, 10, 8, 9, 12, 2]) == (
+        '[CLS] unwanted , running [MASK] [SEP]')
+
+  def test_id_out_of_range(self, bert_tokenizer):
+    with pytest.raises(IndexError):
+      bert_tokenizer.id_to_token(13)
+    with pytest.raises(IndexError):
+      bert_tokenizer.id_to_token(-1)
+
+  def test_keeps_case_when_asked(self, tmp_path):
+    tok = tokenizers.load_tokenizer(
+        'wordpiece',
+        _write_vocab(tmp_path, list(tokenizers.SPECIAL_TOKENS) + ['Hi', 'hi']),
+        lowercase=False)
+    assert tok.encode('Hi hi HI') == [5, 6, 1]
+
+  def test_crlf_vocab(self, tmp_path):
+    path = tmp_path / 'vocab.txt'
+    path.write_bytes(b'[PAD]\r\n[UNK]\r\n[CLS]\r\n[SEP]\r\n[MASK]\r\nhi\r\n')
+    tok = tokenizers.load_tokenizer('wordpiece', str(path))
+    assert tok.vocab_size == 6
+    assert tok.encode('hi') == [5]
+
+
+class TestBadInputs:
+
+  def test_missing_vocab(self, tmp_path):
+    path = str(tmp_path / 'nope.txt')
+    with pytest.raises(InputError, match='does not exist') as e:
+      tokenizers.load_tokenizer('wordpiece', path)
+    _assert_one_line_naming(e, path)
+
+  def test_empty_vocab(self, tmp_path):
+    path = _write_vocab(tmp_path, [])
+    with pytest.raises(InputError, match='empty') as e:
+      tokenizers.WordPieceTokenizer(path)
+    _assert_one_line_naming(e, path)
+
+  def test_vocab_missing_specials(self, tmp_path):
+    path = _write_vocab(tmp_path, BERT_TEST_VOCAB)
+    with pytest.raises(InputError, match=r'\[PAD\], \[MASK\]') as e:
+      tokenizers.WordPieceTokenizer(path)
+    _assert_one_line_naming(e, path)
+
+  def test_duplicate_vocab_line(self, tmp_path):
+    path = _write_vocab(tmp_path,
+                        list(tokenizers.SPECIAL_TOKENS) + ['a', 'b', 'a'])
+    with pytest.raises(InputError, match=r"'a' on lines 6 and 8") as e:
+      tokenizers.WordPieceTokenizer(path)
+    _assert_one_line_naming(e, path)
+
+  def test_vocab_not_utf8(self, tmp_path):
+    path = tmp_path / 'vocab.txt'
+    path.write_bytes(b'[PAD]\n\xff\n')
+    with pytest.raises(InputError, match='UTF-8') as e:
+      tokenizers.WordPieceTokenizer(str(path))
+    _assert_one_line_naming(e, str(path))
+
+  def test_missing_sentencepiece_model(self, tmp_path):
+    path = str(tmp_path / 'nope.model')
+    with pytest.raises(InputError, match='does not exist') as e:
+      tokenizers.load_tokenizer('sentencepiece', path)
+    _assert_one_line_naming(e, path)
+
+  @pytest.mark.parametrize('data', [b'', b'not a model\n\x00\x01\x02'])
+  def test_corrupt_sentencepiece_model(self, tmp_path, data):
+    path = tmp_path / 'bad.model'
+    path.write_bytes(data)
+    with pytest.raises(InputError, match='corrupt') as e:
+      tokenizers.SentencePieceTokenizer(str(path))
+    _assert_one_line_naming(e, str(path))
+
+  def test_sentencepiece_model_without_specials(self, tmp_path):
+    prefix = tmp_path / 'plain'
+    spm.SentencePieceTrainer.Train(
+        sentence_iterator=iter(['the cat sat on the mat'] * 20),
+        model_prefix=str(prefix), vocab_size=20, hard_vocab_limit=False,
+        minloglevel=3)
+    path = f'{prefix}.model'
+    with pytest.raises(
+        InputError, match=r'\[PAD\], \[UNK\], \[CLS\], \[SEP\], \[MASK\]') as e:
+      tokenizers.SentencePieceTokenizer(path)
+    _assert_one_line_naming(e, path)
+
+  def test_directory_instead_of_file(self, tmp_path):
+    with pytest.raises(InputError, match='directory') as e:
+      tokenizers.WordPieceTokenizer(str(tmp_path))
+    _assert_one_line_naming(e, str(tmp_path))
+
+  def test_unknown_kind(self, tmp_path):
+    path = _write_vocab(tmp_path, list(tokenizers.SPECIAL_TOKENS))
+    with pytest.raises(InputError, match="unknown tokenizer kind 'bpe'") as e:
+      tokenizers.load_tokenizer('bpe', path)
+    _assert_one_line_naming(e, path)
