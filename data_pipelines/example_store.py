@@ -26,16 +26,20 @@ def write_store(directory: str, rows: Iterable[tuple[np.ndarray, np.ndarray]],
   shutil.rmtree(tmp, ignore_errors=True)
   os.makedirs(tmp)
   count = 0
-  with open(os.path.join(tmp, _ROWS), 'wb') as f:
-    chunk = []
-    for ids, segments in rows:
-      chunk.append(np.stack([ids, segments]))
-      if len(chunk) == 4096:
+  try:  # a failure while building (e.g. a bad input line) leaves no temp dir
+    with open(os.path.join(tmp, _ROWS), 'wb') as f:
+      chunk = []
+      for ids, segments in rows:
+        chunk.append(np.stack([ids, segments]))
+        if len(chunk) == 4096:
+          f.write(np.asarray(chunk, np.int32).tobytes())
+          count, chunk = count + len(chunk), []
+      if chunk:
         f.write(np.asarray(chunk, np.int32).tobytes())
-        count, chunk = count + len(chunk), []
-    if chunk:
-      f.write(np.asarray(chunk, np.int32).tobytes())
-      count += len(chunk)
+        count += len(chunk)
+  except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
   if count == 0:
     shutil.rmtree(tmp)
     raise InputError(f'the training data gave no examples: '

@@ -17,17 +17,23 @@ class Checkpointer:
     self._manager = ocp.CheckpointManager(
         os.path.abspath(directory),
         options=ocp.CheckpointManagerOptions(
-            max_to_keep=keep, save_interval_steps=every,
-            enable_async_checkpointing=use_async, create=True))
+            max_to_keep=keep, enable_async_checkpointing=use_async,
+            create=True))
+    self._every = every
 
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
 
   def save(self, step: int, state, meta: dict, *, force: bool = False) -> bool:
+    """Saves at multiples of `every`, or any step when forced."""
+    if not force and step % self._every:
+      return False
+    if step in self._manager.all_steps():
+      return False
     return self._manager.save(
         step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                       meta=ocp.args.JsonSave(meta)),
-        force=force)
+        force=True)
 
   def restore(self, step: int, abstract_state):
     """The state at `step`, laid out as the shardings in `abstract_state`."""

@@ -55,7 +55,7 @@ class MetricLogger:
     if 'tokens_per_second' in row:
       parts.append(f'tok/s {row["tokens_per_second"]:,.0f}')
     parts.append(f'ETA {eta}')
-    self._print(' | '.join(parts), flush=True)
+    self._print(' | '.join(parts))
     with open(self._jsonl_path, 'a') as f:
       f.write(json.dumps(row) + '\n')
     if self._tb is not None:

@@ -5,6 +5,7 @@ constraints act as hints. Parameters name their logical axes in the model;
 `config.mesh.rules` maps those names to mesh axes, so FSDP versus tensor
 parallelism is a change of mesh sizes, not of code.
 """
+import contextlib
 import math
 
 import flax.linen as nn
@@ -49,6 +50,13 @@ def rules(mesh_cfg) -> tuple:
                for name, axes in mesh_cfg.rules)
 
 
+@contextlib.contextmanager
+def use(mesh: Mesh, logical_rules):
+  """The mesh and logical-axis rules in effect while tracing and running."""
+  with jax.set_mesh(mesh), nn.logical_axis_rules(logical_rules):
+    yield
+
+
 def batch_sharding(mesh: Mesh) -> NamedSharding:
   """The leading (batch) dimension over ('data', 'fsdp'), the rest whole."""
   return NamedSharding(mesh, P(BATCH_AXES))
@@ -70,22 +78,34 @@ def state_shardings(abstract_boxed, mesh: Mesh, logical_rules):
   return nn.logical_to_mesh_sharding(specs, mesh, logical_rules)
 
 
-def check_divisible(abstract, shardings) -> None:
-  """Every sharded dimension must split evenly over its mesh axes."""
-  flat_shapes = jax.tree_util.tree_leaves_with_path(abstract)
-  flat_shardings = jax.tree.leaves(shardings)
-  for (path, leaf), sharding in zip(flat_shapes, flat_shardings):
-    for dim, axes in enumerate(sharding.spec):
+def fit_to_shapes(abstract, shardings) -> tuple[object, list[str]]:
+  """Replicates any dimension that does not split evenly over its mesh axes.
+
+  A 1-head generator cannot split its heads over tensor=2, nor a 20,754-piece
+  vocabulary over 4 shards; such a dimension stays whole (and is reported)
+  instead of failing the run.
+
+  Returns:
+    The adjusted shardings and one note per replicated dimension.
+  """
+  notes = []
+
+  def fit(path, leaf, sharding):
+    spec = list(sharding.spec) + [None] * (leaf.ndim - len(sharding.spec))
+    for dim, axes in enumerate(spec):
       if axes is None:
         continue
-      axes = axes if isinstance(axes, tuple) else (axes,)
-      parts = math.prod(sharding.mesh.shape[a] for a in axes)
+      names = axes if isinstance(axes, tuple) else (axes,)
+      parts = math.prod(sharding.mesh.shape[a] for a in names)
       if leaf.shape[dim] % parts:
-        name = jax.tree_util.keystr(path, simple=True, separator='/')
-        raise InputError(
-            f'parameter {name} dimension {dim} (size {leaf.shape[dim]}) does '
-            f'not divide over mesh axes {axes} ({parts} shards); change the '
-            f'model size or the mesh')
+        spec[dim] = None
+        notes.append(f'{jax.tree_util.keystr(path, simple=True, separator="/")}'
+                     f' dim {dim} (size {leaf.shape[dim]}) is not split over '
+                     f'{names} ({parts} shards)')
+    return NamedSharding(sharding.mesh, P(*spec))
+
+  fitted = jax.tree_util.tree_map_with_path(fit, abstract, shardings)
+  return fitted, notes
 
 
 def global_batch(local_batch: dict, sharding: NamedSharding) -> dict:

@@ -3,7 +3,9 @@
   python -m lm_jax.train --config=configs/electra_small.py[:variant] \
       --workdir=runs/NAME [--config.train.num_steps=...]
 
-Re-running with the same workdir resumes from its latest checkpoint.
+Re-running with the same workdir resumes from its latest checkpoint. Bad input
+(a config key that doesn't exist, a missing file, sizes that don't fit the
+mesh) ends with one `error: ...` line and exit status 2.
 """
 import sys
 
@@ -22,17 +24,46 @@ _DISTRIBUTED = flags.DEFINE_bool(
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
+def fail(message: str):
+  print(f'error: {message}', file=sys.stderr)
+  sys.exit(2)
+
+
+def last_line(error: Exception) -> str:
+  lines = [l.strip() for l in str(error).splitlines() if l.strip()]
+  return lines[-1] if lines else type(error).__name__
+
+
+def parse_flags(argv):
+  """absl's flag parsing, with one-line errors instead of tracebacks."""
+  try:
+    return flags.FLAGS(argv)
+  except Exception as e:  # pylint: disable=broad-except
+    message = last_line(e)
+    if isinstance(e, (AttributeError, KeyError)):  # a locked ConfigDict's miss
+      key = message.strip('"\'')
+      culprits = [a.split('=')[0] for a in argv[1:]
+                  if a.startswith('--config.') and key in a.split('=')[0]]
+      message = (f'unknown config key in {culprits[0]}' if culprits
+                 else f'unknown config key {key!r}')
+    fail(message)
+
+
 def main(argv):
   del argv
+  try:
+    config = _CONFIG.value
+    config.train  # pylint: disable=pointless-statement  (a file that failed to load raises here)
+  except Exception as e:  # pylint: disable=broad-except
+    fail(f'cannot load --config: {last_line(e)}')
   import jax  # pylint: disable=g-import-not-at-top
   if _DISTRIBUTED.value:
     jax.distributed.initialize()
   try:
-    trainer.run(_CONFIG.value, _WORKDIR.value)
+    trainer.run(config, _WORKDIR.value)
   except InputError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
+    fail(str(e))
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

@@ -5,27 +5,30 @@ import json
 import os
 import signal
 
-import flax.linen as nn
 import jax
-import jax.numpy as jnp
 
 from data_pipelines import pipeline, vocabulary
-from lm_jax import config_base, optim, sharding
+from lm_jax import config_base, sharding, training
 from lm_jax.checkpointing import Checkpointer
 from lm_jax.errors import InputError
 from lm_jax.metrics import MetricLogger
 from lm_jax.objectives import get_objective
-from lm_jax.step import jit_train_step
-from lm_jax.train_state import TrainState
 
 # Parts of the config a checkpoint cannot be resumed under if changed.
 _MUST_MATCH = ('objective', 'model', 'data.seq_len', 'data.vocab_size',
                'data.vocab_path', 'data.tokenizer')
 
 
-def run(config, workdir: str, *, print_fn=print) -> dict:
-  """Trains until train.stop_at_step (or num_steps); returns the last metrics."""
-  log = lambda *a: print_fn(*a) if jax.process_index() == 0 else None
+def _print_now(line: str) -> None:
+  print(line, flush=True)
+
+
+def run(config, workdir: str, *, print_fn=_print_now) -> dict:
+  """Trains until train.stop_at_step (or num_steps); returns the last metrics.
+
+  `print_fn` receives each progress and status line (on the first host only).
+  """
+  log = print_fn if jax.process_index() == 0 else lambda line: None
   config_base.check(config)
   objective = get_objective(config.objective.name)
   num_hosts, host = jax.process_count(), jax.process_index()
@@ -46,26 +49,15 @@ def run(config, workdir: str, *, print_fn=print) -> dict:
       objective.make_example_builder(config, tokenizer), objective.name,
       host, num_hosts, log=log)
 
-  # 3. Model, optimizer and the abstract state with its shardings.
-  model = objective.build_model(config, tokenizer.vocab_size, deterministic=False)
-  tx, schedule = optim.make_optimizer(config.optim, config.train.num_steps)
-
-  def init_boxed(rng):
-    params = model.init({'params': rng, 'dropout': rng},
-                        *objective.init_inputs(config))['params']
-    return TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                      opt_state=tx.init(params))
-
-  init_rng = jax.random.key(config.train.seed)
-  with jax.set_mesh(mesh), nn.logical_axis_rules(rules):
-    abstract_boxed = jax.eval_shape(init_boxed, init_rng)
-    state_shardings = sharding.state_shardings(abstract_boxed, mesh, rules)
-    init = lambda rng: nn.unbox(init_boxed(rng))
-    abstract = jax.eval_shape(init, init_rng)
-    sharding.check_divisible(abstract, state_shardings)
-    num_params = sum(x.size for x in jax.tree.leaves(abstract.params))
-    log(f'Model: {objective.name}, {num_params:,} parameters, vocabulary '
-        f'{tokenizer.vocab_size:,}, {len(store):,} examples on this host')
+  # 3. Model, optimizer, the abstract state and its shardings, the step.
+  with sharding.use(mesh, rules):
+    run_parts = training.build(config, objective, tokenizer.vocab_size, mesh,
+                               rules)
+    for note in run_parts.replicated_dims:
+      log(f'Replicated: {note}')
+    log(f'Model: {objective.name}, {run_parts.num_params:,} parameters, '
+        f'vocabulary {tokenizer.vocab_size:,}, {len(store):,} examples on this '
+        'host')
 
     # 4. Restore the latest checkpoint, or initialise on the devices.
     checkpointer = Checkpointer(
@@ -78,13 +70,10 @@ def run(config, workdir: str, *, print_fn=print) -> dict:
     try:
       if start_step:
         _check_resumable(checkpointer.read_meta(start_step), meta)
-        target = jax.tree.map(
-            lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
-            abstract, state_shardings)
-        state, _ = checkpointer.restore(start_step, target)
+        state, _ = checkpointer.restore(start_step, run_parts.restore_target())
         log(f'Resumed from the checkpoint at step {start_step}.')
       else:
-        state = jax.jit(init, out_shardings=state_shardings)(init_rng)
+        state = run_parts.init(jax.random.key(config.train.seed))
     except InputError:
       checkpointer.close()
       raise
@@ -94,12 +83,7 @@ def run(config, workdir: str, *, print_fn=print) -> dict:
       checkpointer.close()
       return {}
 
-    # 5. The jitted step and this host's batches, starting at start_step.
-    batch_sharding = sharding.batch_sharding(mesh)
-    step_fn = jit_train_step(
-        state_shardings, batch_sharding, model=model, loss_fn=objective.loss,
-        tx=tx, schedule=schedule, seed=config.train.seed,
-        objective_cfg=config.objective)
+    # 5. This host's batches, starting at start_step.
     local_batches = pipeline.batches(
         store, batch_size=config.data.batch_size // num_hosts,
         start_step=start_step, seed=config.data.seed,
@@ -108,7 +92,7 @@ def run(config, workdir: str, *, print_fn=print) -> dict:
     logger = MetricLogger(
         workdir, num_steps=config.train.num_steps, start_step=start_step,
         tokens_per_step=config.data.batch_size * config.data.seq_len,
-        primary=host == 0, print_fn=print_fn)
+        primary=host == 0, print_fn=log)
 
     # 6. The loop. Metrics are fetched one step late so the host never waits
     # on the step it just dispatched; SIGINT/SIGTERM stop after a checkpoint.
@@ -117,8 +101,9 @@ def run(config, workdir: str, *, print_fn=print) -> dict:
     step = start_step
     try:
       while step < stop_step:
-        batch = sharding.global_batch(next(local_batches), batch_sharding)
-        state, metrics = step_fn(state, batch)
+        batch = sharding.global_batch(next(local_batches),
+                                      run_parts.batch_sharding)
+        state, metrics = run_parts.step(state, batch)
         step += 1
         if pending is not None:
           last = jax.device_get(pending[1])

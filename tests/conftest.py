@@ -12,6 +12,11 @@ import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 jax.config.update('jax_num_cpu_devices', 8)
+# Runs of one config in several tests (and a resumed run) compile once.
+jax.config.update('jax_compilation_cache_dir',
+                  os.path.join(os.environ.get('TMPDIR', '/tmp'),
+                               f'lm_jax_test_xla_{os.getpid()}'))
+jax.config.update('jax_persistent_cache_min_compile_time_secs', 0)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
@@ -22,3 +27,32 @@ if REPO not in sys.path:
 def _private_cache(tmp_path_factory, monkeypatch):
   """Vocabularies and built examples go to one cache shared by the session."""
   monkeypatch.setenv('LM_JAX_CACHE', str(tmp_path_factory.getbasetemp() / 'cache'))
+
+
+def load_config(variant: str = ''):
+  """configs/electra_small.py[:variant], as the command line would load it."""
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  spec = importlib.util.spec_from_file_location(
+      'electra_small', os.path.join(REPO, 'configs', 'electra_small.py'))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(variant)
+
+
+@pytest.fixture
+def micro_config():
+  """The tiny variant made smaller still: a few seconds per run on 2 cores."""
+  c = load_config('tiny')
+  c.model.hidden_size = 32
+  c.model.num_heads = 2
+  c.model.intermediate_size = 64
+  c.model.embedding_size = 16
+  c.data.vocab_size = 1000
+  c.data.seq_len = 32
+  c.data.batch_size = 16
+  c.optim.warmup_steps = 5
+  c.train.num_steps = 12
+  c.train.log_every = 2
+  c.train.checkpoint_every = 4
+  c.train.async_checkpoints = False
+  return c

@@ -1,0 +1,127 @@
+"""Tests for data_pipelines.sources: text files to this host's documents."""
+
+import gzip
+import pathlib
+
+import ml_collections
+import pytest
+
+from data_pipelines import sources
+from lm_jax.errors import InputError
+
+
+def _write(path: pathlib.Path, text: str) -> str:
+  if path.suffix == '.gz':
+    path.write_bytes(gzip.compress(text.encode('utf-8')))
+  else:
+    path.write_text(text, encoding='utf-8')
+  return str(path)
+
+
+def _data_cfg(train_files: str) -> ml_collections.ConfigDict:
+  return ml_collections.ConfigDict(dict(
+      train_files=train_files, tfds_name='', tfds_split='train',
+      tfds_text_key='text', tfds_data_dir=''))
+
+
+def _host_documents(train_files: str, index: int, count: int):
+  documents, files = sources.host_documents(_data_cfg(train_files), index, count)
+  return list(documents), files
+
+
+TEXT = ('first line\n  second line  \n\n\n\nnext doc\r\n \t \nthird doc a\n'
+        'third doc b\n\n')
+DOCUMENTS = [['first line', 'second line'], ['next doc'],
+             ['third doc a', 'third doc b']]
+
+
+class TestDocuments:
+
+  def test_blank_lines_separate_documents(self, tmp_path):
+    """One or more blank (or whitespace-only) lines end a document."""
+    path = _write(tmp_path / 'a.txt', TEXT)
+    assert list(sources.text_file_documents([path])) == DOCUMENTS
+
+  def test_gzip_reads_like_plain_text(self, tmp_path):
+    """A .txt.gz file gives the same documents as the .txt file."""
+    plain = _write(tmp_path / 'a.txt', TEXT)
+    packed = _write(tmp_path / 'a.txt.gz', TEXT)
+    assert (list(sources.text_file_documents([packed]))
+            == list(sources.text_file_documents([plain])))
+
+  def test_file_end_closes_document(self, tmp_path):
+    """A document never continues into the next file."""
+    a = _write(tmp_path / 'a.txt', 'x one\nx two')
+    b = _write(tmp_path / 'b.txt', 'y one\n')
+    assert list(sources.text_file_documents([a, b])) == [
+        ['x one', 'x two'], ['y one']]
+
+  def test_non_utf8_names_file_and_line(self, tmp_path):
+    """Undecodable bytes raise InputError naming the file and line number."""
+    path = tmp_path / 'bad.txt'
+    path.write_bytes(b'fine\n\nalso fine\n\xff\xfe broken\n')
+    with pytest.raises(InputError) as error:
+      list(sources.text_file_documents([str(path)]))
+    message = str(error.value)
+    assert '\n' not in message
+    assert f'{path}:4' in message
+
+  def test_corrupt_gzip_is_input_error(self, tmp_path):
+    """A .gz file that is not gzip raises InputError naming it."""
+    path = tmp_path / 'bad.txt.gz'
+    path.write_bytes(b'not gzip at all\n')
+    with pytest.raises(InputError, match='bad.txt.gz'):
+      list(sources.text_file_documents([str(path)]))
+
+
+class TestListFiles:
+
+  def test_comma_separated_globs(self, tmp_path):
+    """Each comma-separated glob adds its matches, sorted within a pattern."""
+    for name in ('a2.txt', 'a1.txt', 'b.txt.gz', 'c.txt'):
+      _write(tmp_path / name, 'x\n')
+    files = sources.list_files(f'{tmp_path}/a*.txt, {tmp_path}/b.txt.gz,')
+    assert files == [str(tmp_path / n) for n in ('a1.txt', 'a2.txt', 'b.txt.gz')]
+
+  def test_unmatched_pattern_is_named(self, tmp_path):
+    """A pattern matching nothing raises a one-line InputError naming it."""
+    _write(tmp_path / 'a.txt', 'x\n')
+    missing = f'{tmp_path}/nothing*.txt'
+    with pytest.raises(InputError) as error:
+      sources.list_files(f'{tmp_path}/a.txt,{missing}')
+    assert '\n' not in str(error.value)
+    assert missing in str(error.value)
+
+  def test_empty_list_is_input_error(self):
+    """No pattern at all is an InputError, not an empty corpus."""
+    with pytest.raises(InputError):
+      sources.list_files(' , ')
+
+
+class TestHostSharding:
+
+  def test_files_split_between_hosts(self, tmp_path):
+    """With files >= hosts, hosts read disjoint files covering all of them."""
+    for i in range(5):
+      _write(tmp_path / f'f{i}.txt', f'doc {i} a\ndoc {i} b\n\ndoc {i} c\n')
+    pattern = f'{tmp_path}/f*.txt'
+    everything, all_files = _host_documents(pattern, 0, 1)
+    shards = [_host_documents(pattern, h, 2) for h in range(2)]
+    files = [set(f) for _, f in shards]
+    assert files[0] and files[1]
+    assert not files[0] & files[1]
+    assert files[0] | files[1] == set(all_files)
+    # Each host's documents are exactly those of its own files.
+    for documents, mine in shards:
+      assert documents == list(sources.text_file_documents(sorted(mine)))
+    assert sorted(shards[0][0] + shards[1][0]) == sorted(everything)
+
+  def test_documents_alternate_with_one_file(self, tmp_path):
+    """With fewer files than hosts, hosts take every other document."""
+    text = ''.join(f'doc {i} line\nmore {i}\n\n' for i in range(7))
+    path = _write(tmp_path / 'one.txt', text)
+    everything, _ = _host_documents(path, 0, 1)
+    assert len(everything) == 7
+    shards = [_host_documents(path, h, 2)[0] for h in range(2)]
+    assert shards[0] == everything[0::2]
+    assert shards[1] == everything[1::2]
