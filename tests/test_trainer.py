@@ -29,10 +29,10 @@ def test_tiny_config_learns_on_the_default_corpus(tmp_path):
   trainer.run(config, str(tmp_path), print_fn=quiet)
   logged = rows(tmp_path)
   assert [r['step'] for r in logged] == list(range(25, 301, 25))
-  first, last = logged[0], logged[-1]
-  assert last['loss'] < first['loss'] - 1.0
-  assert last['mlm_accuracy'] > first['mlm_accuracy']
-  assert last['disc_loss'] < first['disc_loss']
+  mean = lambda key, part: sum(r[key] for r in part) / len(part)
+  early, late = logged[:3], logged[-3:]
+  assert mean('loss', late) < mean('loss', early) - 0.5
+  assert mean('mlm_accuracy', late) > mean('mlm_accuracy', early) + 0.03
   assert checkpoint_steps(tmp_path) == [100, 200, 300]
   for r in logged:
     assert {'step', 'loss', 'mlm_loss', 'disc_loss', 'disc_accuracy',
