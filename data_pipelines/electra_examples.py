@@ -9,6 +9,10 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+# Part of the cache key of built examples: bump it whenever a change here
+# changes the examples a corpus gives.
+VERSION = 1
+
 SINGLE_SEGMENT_PROB = 0.1  # examples with no second segment
 SHORT_TARGET_PROB = 0.05  # next target is randint(5, L) instead of L
 

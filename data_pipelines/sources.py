@@ -35,7 +35,7 @@ def list_files(patterns: str) -> list[str]:
     matched = sorted(tf.io.gfile.glob(pattern))
     if not matched:
       raise InputError(f'no file matches data.train_files pattern {pattern!r}')
-    files.extend(matched)
+    files.extend(f for f in matched if f not in files)
   if not files:
     raise InputError('data.train_files is empty: name text files or set '
                      'data.tfds_name')
@@ -51,7 +51,8 @@ def read_lines(path: str) -> Iterator[str]:
     with raw, stream:
       for number, line in enumerate(stream, 1):
         try:
-          yield line.decode('utf-8').rstrip('\r\n')
+          text = line.decode('utf-8').rstrip('\r\n')
+          yield text.lstrip('\ufeff') if number == 1 else text
         except UnicodeDecodeError as e:
           raise InputError(f'{path}:{number}: not UTF-8 text ({e.reason})') from None
   except (OSError, EOFError, tf.errors.OpError) as e:

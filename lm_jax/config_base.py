@@ -120,6 +120,8 @@ def check(config) -> None:
   for key in ('log_every', 'checkpoint_every', 'keep_checkpoints'):
     if config.train[key] <= 0:
       problems.append(f'train.{key} must be positive, got {config.train[key]}')
+  if config.data.seed < 0 or config.train.seed < 0:
+    problems.append('data.seed and train.seed must be >= 0')
   if config.data.batch_size <= 0:
     problems.append(f'data.batch_size must be positive, got {config.data.batch_size}')
   if not 5 <= config.data.seq_len <= config.model.max_positions:

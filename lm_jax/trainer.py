@@ -46,7 +46,7 @@ def run(config, workdir: str, *, print_fn=_print_now) -> dict:
       config.data, num_hosts, log=log)
   store = pipeline.build_or_load_examples(
       config.data, tokenizer, vocab_id,
-      objective.make_example_builder(config, tokenizer), objective.name,
+      objective.make_example_builder(config, tokenizer), objective.examples_id,
       host, num_hosts, log=log)
 
   # 3. Model, optimizer, the abstract state and its shardings, the step.

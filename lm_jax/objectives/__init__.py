@@ -22,6 +22,8 @@ class Objective:
   loss: Callable[..., Any]
   # (config, tokenizer) -> (seed -> instance builder)
   make_example_builder: Callable[..., Any]
+  # Names the builder's output in the example cache; changes with its code.
+  examples_id: str
   # (config, tokenizer) -> masker(example, example_index), in TF ops
   make_masker: Callable[..., Any]
 

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from data_pipelines import electra_examples
 from lm_jax.models.electra import ElectraModel
 from lm_jax.models.model_config import TransformerConfig, scaled_generator
 from lm_jax.objectives import Objective
@@ -115,9 +116,8 @@ def loss(model: ElectraModel, params, batch: dict, rng: jax.Array,
 
 
 def make_example_builder(config, tokenizer):
-  from data_pipelines.electra_examples import ElectraExampleBuilder  # pylint: disable=g-import-not-at-top
   return functools.partial(
-      ElectraExampleBuilder, config.data.seq_len, cls_id=tokenizer.cls_id,
+      electra_examples.ElectraExampleBuilder, config.data.seq_len, cls_id=tokenizer.cls_id,
       sep_id=tokenizer.sep_id, pad_id=tokenizer.pad_id)
 
 
@@ -134,4 +134,4 @@ def make_masker(config, tokenizer):
 OBJECTIVE = Objective(
     name='electra', build_model=build_model, init_inputs=init_inputs,
     loss=loss, make_example_builder=make_example_builder,
-    make_masker=make_masker)
+    examples_id=f'electra-v{electra_examples.VERSION}', make_masker=make_masker)
