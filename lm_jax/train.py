@@ -7,11 +7,13 @@ Re-running with the same workdir resumes from its latest checkpoint. Bad input
 (a config key that doesn't exist, a missing file, sizes that don't fit the
 mesh) ends with one `error: ...` line and exit status 2.
 """
+import os
 import sys
 
 from absl import app, flags
 from ml_collections import config_flags
 
+from data_pipelines.cache import cache_root
 from lm_jax import trainer
 from lm_jax.errors import InputError
 
@@ -59,6 +61,9 @@ def main(argv):
   import jax  # pylint: disable=g-import-not-at-top
   if _DISTRIBUTED.value:
     jax.distributed.initialize()
+  # Compiled steps persist beside the data cache: a restart skips compiling.
+  jax.config.update('jax_compilation_cache_dir',
+                    os.path.join(cache_root(config.data.cache_dir), 'xla'))
   try:
     trainer.run(config, _WORKDIR.value)
   except InputError as e:

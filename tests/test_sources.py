@@ -125,3 +125,26 @@ class TestHostSharding:
     shards = [_host_documents(path, h, 2)[0] for h in range(2)]
     assert shards[0] == everything[0::2]
     assert shards[1] == everything[1::2]
+
+
+class TestTfds:
+  """TFDS by name, through tfds' mock data (no download)."""
+
+  def test_documents_are_the_text_feature_split_into_lines(self):
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+    with tfds.testing.mock_data(num_examples=4):
+      docs = list(sources.tfds_documents('imdb_reviews', 'train', 'text', 0, 1))
+    assert 0 < len(docs) <= 4
+    assert all(isinstance(line, str) and line.strip() == line and line
+               for doc in docs for line in doc)
+
+  def test_missing_feature_names_the_features(self):
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+    with tfds.testing.mock_data(num_examples=2):
+      with pytest.raises(InputError, match=r"no feature 'body'; it has \['label', 'text'\]"):
+        list(sources.tfds_documents('imdb_reviews', 'train', 'body', 0, 1))
+
+  def test_unknown_dataset_is_one_line(self):
+    with pytest.raises(InputError, match="cannot load TFDS dataset 'no_such_corpus'") as e:
+      list(sources.tfds_documents('no_such_corpus', 'train', 'text', 0, 1))
+    assert '\n' not in str(e.value)
