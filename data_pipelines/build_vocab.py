@@ -7,7 +7,6 @@ The model gets [PAD]=0, [UNK]=1, [CLS]=2, [SEP]=3, [MASK]=4, so it loads with
       --output=vocab/spm.model --vocab_size=30522
 """
 
-import gzip
 import os
 import sys
 import uuid
@@ -16,6 +15,7 @@ from typing import Iterator, Sequence
 from absl import app
 from absl import flags
 
+from data_pipelines.sources import read_lines
 from data_pipelines.tokenizers import SPECIAL_TOKENS
 from data_pipelines.tokenizers import gfile
 from lm_jax.errors import InputError
@@ -34,22 +34,10 @@ def _describe(paths: Sequence[str]) -> str:
 
 def _read_lines(paths: Sequence[str]) -> Iterator[str]:
   """Yields the non-blank lines of each text file (gzipped if `.gz`)."""
-  gf = gfile()
   for path in paths:
-    line_number = 0
-    try:
-      with gf.GFile(path, 'rb') as raw:
-        binary = gzip.GzipFile(fileobj=raw) if path.endswith('.gz') else raw
-        # Decode line by line so an error can name the offending line.
-        for line_number, line in enumerate(binary, start=1):
-          text = line.decode('utf-8').strip()
-          if text:
-            yield text
-    except UnicodeDecodeError as e:
-      raise InputError(f'{path} line {line_number} is not UTF-8 text') from e
-    except Exception as e:  # Truncated gzip, I/O errors, whatever the FS.
-      message = ' '.join(str(e).split()) or type(e).__name__
-      raise InputError(f'cannot read {path}: {message}') from e
+    for line in read_lines(path):
+      if line.strip():
+        yield line.strip()
 
 
 class _SentenceFeed:

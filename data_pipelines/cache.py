@@ -8,7 +8,7 @@ import hashlib
 import json
 import os
 
-from data_pipelines.sources import tf_module
+from data_pipelines.tf_cpu import tf as tf_module
 
 
 def cache_root(configured: str) -> str:

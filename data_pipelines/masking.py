@@ -13,7 +13,7 @@ Per example of length L with n real tokens:
   85% of the chosen positions become [MASK], 15% keep their token; no random
   replacement. Unused slots point at position 0 with weight 0.
 """
-from data_pipelines.sources import tf_module
+from data_pipelines.tf_cpu import tf as tf_module
 
 
 def max_predictions(mask_prob: float, seq_len: int) -> int:

@@ -16,7 +16,8 @@ import numpy as np
 
 from data_pipelines import cache
 from data_pipelines.example_store import ExampleStore, write_store
-from data_pipelines.sources import host_documents, tf_module
+from data_pipelines.sources import host_documents
+from data_pipelines.tf_cpu import tf as tf_module
 
 
 def build_or_load_examples(data_cfg, tokenizer, tokenizer_id: str,

@@ -9,20 +9,10 @@ every `process_count`-th document.
 import gzip
 from typing import Iterator, Sequence
 
+from data_pipelines.tf_cpu import tf as tf_module
 from lm_jax.errors import InputError
 
 Document = list[str]
-
-
-def tf_module():
-  """TensorFlow, imported late and kept off accelerators JAX uses."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  try:
-    tf.config.set_visible_devices([], 'GPU')
-    tf.config.set_visible_devices([], 'TPU')
-  except (RuntimeError, ValueError):  # already initialised, or no such type
-    pass
-  return tf
 
 
 def list_files(patterns: str) -> list[str]:

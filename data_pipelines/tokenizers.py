@@ -8,11 +8,11 @@ rejected at load time rather than producing wrong ids later.
 Files are read through `tf.io.gfile`, so `gs://` paths work.
 """
 
-import functools
 import types
 import unicodedata
 from typing import Collection, Mapping, Protocol, Sequence
 
+from data_pipelines import tf_cpu
 from lm_jax.errors import InputError
 
 SPECIAL_TOKENS = ('[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]')
@@ -41,19 +41,9 @@ class Tokenizer(Protocol):
     """The vocabulary entry for one id."""
 
 
-@functools.cache
 def gfile() -> types.ModuleType:
-  """Returns `tf.io.gfile`, importing TensorFlow lazily and off the GPUs.
-
-  TensorFlow is only used for file access here; hiding the GPUs keeps it from
-  reserving accelerator memory that JAX needs.
-  """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  try:
-    tf.config.set_visible_devices([], 'GPU')
-  except (RuntimeError, ValueError):
-    pass  # Devices were already initialised; nothing more we can do.
-  return tf.io.gfile
+  """`tf.io.gfile`: local and gs:// paths alike."""
+  return tf_cpu.tf().io.gfile
 
 
 def _read_bytes(path: str, what: str) -> bytes:

@@ -153,7 +153,7 @@ def test_no_lines(tmp_path):
 def test_not_utf8(tmp_path):
   bad = tmp_path / 'bad.txt'
   bad.write_bytes(b'fine\n\xff\xfe\n')
-  with pytest.raises(InputError, match='line 2 is not UTF-8'):
+  with pytest.raises(InputError, match='bad.txt:2: not UTF-8'):
     build_vocab.train_sentencepiece([str(bad)], str(tmp_path / 'm.model'), 300)
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from data_pipelines import masking
-from data_pipelines.sources import tf_module
+from data_pipelines.tf_cpu import tf as tf_module
 
 PAD, CLS, SEP, MASK = 0, 1, 2, 3
 FIRST_WORD = 10  # ordinary token ids start here
