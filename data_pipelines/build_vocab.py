@@ -15,7 +15,7 @@ from typing import Iterator, Sequence
 from absl import app
 from absl import flags
 
-from data_pipelines.sources import read_lines
+from data_pipelines.sources import list_files, read_lines
 from data_pipelines.tokenizers import SPECIAL_TOKENS
 from data_pipelines.tokenizers import gfile
 from lm_jax.errors import InputError
@@ -194,20 +194,6 @@ def train_sentencepiece(input_files: Sequence[str],
   return output_path
 
 
-def _expand_globs(patterns: str) -> list[str]:
-  """Comma-separated globs to files, failing on a pattern that matches none."""
-  gf = gfile()
-  files = []
-  for pattern in filter(None, (p.strip() for p in patterns.split(','))):
-    matches = sorted(gf.glob(pattern))
-    if not matches:
-      raise InputError(f'--input pattern {pattern} matches no files')
-    files.extend(m for m in matches if m not in files)
-  if not files:
-    raise InputError('--input names no files')
-  return files
-
-
 _INPUT = flags.DEFINE_string(
     'input', None, 'Comma-separated globs of .txt or .txt.gz files.')
 _OUTPUT = flags.DEFINE_string(
@@ -227,7 +213,7 @@ def main(argv: Sequence[str]) -> int:
     if not _INPUT.value or not _OUTPUT.value:
       raise InputError('--input and --output are required')
     path = train_sentencepiece(
-        _expand_globs(_INPUT.value), _OUTPUT.value, _VOCAB_SIZE.value,
+        list_files(_INPUT.value, '--input'), _OUTPUT.value, _VOCAB_SIZE.value,
         model_type=_MODEL_TYPE.value, max_sentences=_MAX_SENTENCES.value,
         seed=_SEED.value)
   except InputError as e:

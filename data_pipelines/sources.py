@@ -15,8 +15,11 @@ from lm_jax.errors import InputError
 Document = list[str]
 
 
-def list_files(patterns: str) -> list[str]:
-  """Expands comma-separated globs; every pattern must match a file."""
+def list_files(patterns: str, what: str = 'data.train_files') -> list[str]:
+  """Expands comma-separated globs; every pattern must match a file.
+
+  `what` names the setting in error messages.
+  """
   tf = tf_module()
   files = []
   for pattern in (p.strip() for p in patterns.split(',')):
@@ -24,11 +27,10 @@ def list_files(patterns: str) -> list[str]:
       continue
     matched = sorted(tf.io.gfile.glob(pattern))
     if not matched:
-      raise InputError(f'no file matches data.train_files pattern {pattern!r}')
+      raise InputError(f'no file matches {what} pattern {pattern!r}')
     files.extend(f for f in matched if f not in files)
   if not files:
-    raise InputError('data.train_files is empty: name text files or set '
-                     'data.tfds_name')
+    raise InputError(f'{what} names no files')
   return files
 
 

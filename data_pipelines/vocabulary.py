@@ -1,8 +1,9 @@
 """The run's tokenizer: the configured vocabulary, or a SentencePiece model
 trained on the training text on first use and cached."""
+import hashlib
 import os
 
-from data_pipelines import cache
+from data_pipelines import cache, tf_cpu
 from data_pipelines.build_vocab import train_sentencepiece
 from data_pipelines.sources import list_files
 from data_pipelines.tokenizers import Tokenizer, load_tokenizer
@@ -11,13 +12,13 @@ from lm_jax.errors import InputError
 
 def load_or_build_tokenizer(data_cfg, process_count: int = 1,
                             log=print) -> tuple[Tokenizer, str]:
-  """Returns the tokenizer and a string identifying its vocabulary."""
+  """Returns the tokenizer and an id of its vocabulary's content (so a
+  checkpoint can tell whether it is resumed with the same one)."""
   if data_cfg.vocab_path:
     tokenizer = load_tokenizer(data_cfg.tokenizer, data_cfg.vocab_path,
                                lowercase=data_cfg.lowercase)
-    return tokenizer, cache.fingerprint(
-        cache.file_signature([data_cfg.vocab_path]), data_cfg.tokenizer,
-        data_cfg.lowercase)
+    return tokenizer, _vocab_id(data_cfg.vocab_path, data_cfg.tokenizer,
+                                data_cfg.lowercase)
 
   if data_cfg.tokenizer != 'sentencepiece':
     raise InputError(f'data.vocab_path is required for the '
@@ -39,4 +40,10 @@ def load_or_build_tokenizer(data_cfg, process_count: int = 1,
     os.makedirs(os.path.dirname(path), exist_ok=True)
     train_sentencepiece(files, path, data_cfg.vocab_size)
   tokenizer = load_tokenizer('sentencepiece', path)
-  return tokenizer, f'spm-{data_cfg.vocab_size}-{key}'
+  return tokenizer, _vocab_id(path, 'sentencepiece', data_cfg.lowercase)
+
+
+def _vocab_id(path: str, kind: str, lowercase: bool) -> str:
+  with tf_cpu.tf().io.gfile.GFile(path, 'rb') as f:
+    content = hashlib.sha256(f.read()).hexdigest()
+  return f'{kind}-{cache.fingerprint(content, kind == "wordpiece" and lowercase)}'

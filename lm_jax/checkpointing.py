@@ -28,8 +28,6 @@ class Checkpointer:
     """Saves at multiples of `every`, or any step when forced."""
     if not force and step % self._every:
       return False
-    if step in self._manager.all_steps():
-      return False
     return self._manager.save(
         step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                       meta=ocp.args.JsonSave(meta)),

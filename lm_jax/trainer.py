@@ -114,10 +114,10 @@ def run(config, workdir: str, *, print_fn=_print_now) -> dict:
           logger.start_clock(step)
         if step % config.train.log_every == 0 or step == stop_step:
           pending = (step, metrics)
-        checkpointer.save(step, state, meta, force=step == stop_step)
-        if stop_requested():
-          log(f'Stopping at step {step}: saving a checkpoint.')
-          checkpointer.save(step, state, meta, force=True)
+        stopping = stop_requested()
+        checkpointer.save(step, state, meta, force=stopping or step == stop_step)
+        if stopping:
+          log(f'Stopping at step {step}: saved a checkpoint.')
           break
       if pending is not None:
         last = jax.device_get(pending[1])
