@@ -117,3 +117,22 @@ def test_empty_corpus(micro_config, tmp_path):
   micro_config.data.vocab_path = ''
   with pytest.raises(InputError, match='empty.txt'):
     trainer.run(micro_config, str(tmp_path / 'run'), print_fn=quiet)
+
+
+def test_trains_with_a_wordpiece_vocab_txt(micro_config, tmp_path):
+  """data.tokenizer=wordpiece with a BERT-style vocab.txt, end to end."""
+  letters = [chr(c) for c in range(ord('a'), ord('z') + 1)]
+  punctuation = list('.,;:!?\'"-()[]_&*')
+  vocab = (['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] + letters
+           + ['##' + c for c in letters] + punctuation
+           + ['the', 'and', 'of', 'to', 'in', 'he', 'was', 'that', 'it'])
+  vocab += [f'[unused{i}]' for i in range(128 - len(vocab))]
+  (tmp_path / 'vocab.txt').write_text('\n'.join(vocab) + '\n')
+  micro_config.data.tokenizer = 'wordpiece'
+  micro_config.data.vocab_path = str(tmp_path / 'vocab.txt')
+  micro_config.train.num_steps = 4
+  messages = []
+  trainer.run(micro_config, str(tmp_path / 'run'), print_fn=messages.append)
+  assert any('vocabulary 128,' in m for m in messages)
+  assert [r['step'] for r in rows(tmp_path / 'run')] == [2, 4]
+  assert np.isfinite(rows(tmp_path / 'run')[-1]['loss'])
