@@ -10,7 +10,7 @@ mesh) ends with one `error: ...` line and exit status 2.
 import os
 import sys
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 from data_pipelines.cache import cache_root
@@ -58,6 +58,8 @@ def main(argv):
     config.train  # pylint: disable=pointless-statement  (a file that failed to load raises here)
   except Exception as e:  # pylint: disable=broad-except
     fail(f'cannot load --config: {last_line(e)}')
+  # The progress lines are the output; libraries' INFO chatter is not.
+  logging.set_verbosity(logging.WARNING)
   import jax  # pylint: disable=g-import-not-at-top
   if _DISTRIBUTED.value:
     jax.distributed.initialize()
