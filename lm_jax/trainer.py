@@ -14,9 +14,10 @@ from lm_jax.errors import InputError
 from lm_jax.metrics import MetricLogger
 from lm_jax.objectives import get_objective
 
-# Parts of the config a checkpoint cannot be resumed under if changed.
-_MUST_MATCH = ('objective', 'model', 'data.seq_len', 'data.vocab_size',
-               'data.vocab_path', 'data.tokenizer')
+# Parts of the config a checkpoint cannot be resumed under if changed (the
+# vocabulary is compared by content). Batch size, sequence length, data and
+# schedule may change between runs, e.g. BERT's 128-then-512 recipe.
+_MUST_MATCH = ('objective', 'model')
 
 
 def _print_now(line: str) -> None:
