@@ -9,8 +9,9 @@ and `discriminator` + `discriminator_head` (Dense-gelu-Dense(1)). The loss in
 import flax.linen as nn
 import jax.numpy as jnp
 
-from lm_jax.models.embeddings import Embeddings, normal_init
-from lm_jax.models.encoder import Encoder, activation, layer_norm, zeros_init
+from lm_jax.models.embeddings import Embeddings
+from lm_jax.models.encoder import Encoder
+from lm_jax.models.layers import activation, layer_norm, normal_init, zeros_init
 from lm_jax.models.model_config import TransformerConfig
 
 

@@ -2,13 +2,8 @@
 import flax.linen as nn
 import jax.numpy as jnp
 
+from lm_jax.models.layers import layer_norm, normal_init
 from lm_jax.models.model_config import TransformerConfig
-
-
-def normal_init(cfg: TransformerConfig, names: tuple):
-  """Truncated normal(init_std) carrying logical axis names."""
-  return nn.with_logical_partitioning(
-      nn.initializers.truncated_normal(cfg.init_std), names)
 
 
 class Embeddings(nn.Module):
@@ -25,11 +20,7 @@ class Embeddings(nn.Module):
     self.word_embeddings = embed(cfg.vocab_size, ('vocab', 'embed'))
     self.position_embeddings = embed(cfg.max_positions, (None, 'embed'))
     self.token_type_embeddings = embed(cfg.type_vocab_size, (None, 'embed'))
-    self.layer_norm = nn.LayerNorm(
-        epsilon=cfg.layer_norm_eps, dtype=jnp.float32,
-        param_dtype=cfg.params_dtype,
-        scale_init=nn.with_logical_partitioning(nn.initializers.ones, ('embed',)),
-        bias_init=nn.with_logical_partitioning(nn.initializers.zeros, ('embed',)))
+    self.layer_norm = layer_norm(cfg, 'layer_norm')
     self.dropout = nn.Dropout(cfg.dropout_rate)
 
   def __call__(self, ids_BxL, segment_ids_BxL):

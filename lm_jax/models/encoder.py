@@ -8,7 +8,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from lm_jax.models.embeddings import normal_init
+from lm_jax.models.layers import activation, layer_norm, normal_init, zeros_init
 from lm_jax.models.model_config import TransformerConfig
 
 # BERT's additive attention mask: (1 - key_mask) * -10000.
@@ -18,26 +18,6 @@ _REMAT_POLICIES = {
     'full': None,  # save nothing, recompute the whole layer
     'dots': jax.checkpoint_policies.checkpoint_dots_with_no_batch_dims,
 }
-
-
-def activation(name: str):
-  if name == 'gelu':
-    return lambda x: nn.gelu(x, approximate=False)
-  if name == 'gelu_tanh':
-    return lambda x: nn.gelu(x, approximate=True)
-  raise ValueError(f'unknown activation {name!r}; use gelu or gelu_tanh')
-
-
-def zeros_init(names: tuple):
-  return nn.with_logical_partitioning(nn.initializers.zeros, names)
-
-
-def layer_norm(cfg: TransformerConfig, name: str) -> nn.LayerNorm:
-  return nn.LayerNorm(
-      epsilon=cfg.layer_norm_eps, dtype=jnp.float32,
-      param_dtype=cfg.params_dtype, name=name,
-      scale_init=nn.with_logical_partitioning(nn.initializers.ones, ('embed',)),
-      bias_init=zeros_init(('embed',)))
 
 
 class _HeadsProjection(nn.Module):
