@@ -91,3 +91,26 @@ def test_unknown_variant_and_missing_config_file(tmp_path):
         capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.startswith('error:') and 'Traceback' not in result.stderr
+
+
+def test_hard_killed_run_resumes_from_its_last_checkpoint(tmp_path):
+  """SIGKILL mid-run (no chance to save): the next run restores the newest
+  complete checkpoint; a half-written one is never picked up."""
+  workdir = tmp_path / 'run'
+  proc = subprocess.Popen(
+      [sys.executable, '-m', 'lm_jax.train',
+       '--config=configs/electra_small.py:tiny', f'--workdir={workdir}', *SMALL,
+       '--config.train.num_steps=100000', '--config.train.checkpoint_every=10'],
+      cwd=REPO, env=cli_env(), stdout=subprocess.DEVNULL,
+      stderr=subprocess.DEVNULL)
+  deadline = time.time() + 180
+  while not (workdir / 'checkpoints' / '30').exists():
+    assert proc.poll() is None and time.time() < deadline
+    time.sleep(0.05)
+  proc.kill()
+  proc.wait()
+  complete = [int(d) for d in os.listdir(workdir / 'checkpoints') if d.isdigit()]
+  resumed = train(workdir, '--config.train.num_steps=100000',
+                  f'--config.train.stop_at_step={max(complete) + 5}')
+  assert resumed.returncode == 0, resumed.stderr
+  assert f'Resumed from the checkpoint at step {max(complete)}.' in resumed.stdout
