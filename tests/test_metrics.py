@@ -1,0 +1,41 @@
+"""lm_jax/metrics.py: the progress line, metrics.jsonl and TensorBoard files."""
+import json
+import os
+
+from lm_jax.metrics import MetricLogger
+
+
+def test_progress_line_jsonl_and_events(tmp_path):
+  lines = []
+  logger = MetricLogger(str(tmp_path), num_steps=1000, tokens_per_step=4096,
+                        start_step=0, print_fn=lines.append)
+  logger.start_clock(1)
+  logger.write(101, {'loss': 12.5, 'mlm_accuracy': 0.25, 'disc_accuracy': 0.9,
+                     'learning_rate': 1e-4})
+  logger.close()
+  assert lines[0].startswith('step 101/1000 | loss 12.500 | gen_acc 0.250 | '
+                             'disc_acc 0.900 | lr 1.00e-04 | tok/s ')
+  assert 'ETA ' in lines[0] and 'ETA ?' not in lines[0]
+  with open(tmp_path / 'metrics.jsonl') as f:
+    row = json.loads(f.read())
+  assert row['step'] == 101 and row['loss'] == 12.5 and row['tokens_per_second'] > 0
+  assert os.listdir(tmp_path / 'tensorboard')
+
+
+def test_resume_drops_rows_after_the_restored_step(tmp_path):
+  with open(tmp_path / 'metrics.jsonl', 'w') as f:
+    for step in (10, 20, 30):
+      f.write(json.dumps({'step': step, 'loss': 1.0}) + '\n')
+  MetricLogger(str(tmp_path), num_steps=100, tokens_per_step=1, start_step=20,
+               print_fn=lambda line: None).close()
+  with open(tmp_path / 'metrics.jsonl') as f:
+    assert [json.loads(line)['step'] for line in f] == [10, 20]
+
+
+def test_only_the_primary_host_writes(tmp_path):
+  lines = []
+  logger = MetricLogger(str(tmp_path), num_steps=10, tokens_per_step=1,
+                        start_step=0, primary=False, print_fn=lines.append)
+  logger.write(1, {'loss': 1.0})
+  logger.close()
+  assert not lines and not os.listdir(tmp_path)
