@@ -32,7 +32,6 @@ flags.mark_flag_as_required('config')
 
 def time_lm_jax(config) -> dict:
   import jax  # pylint: disable=g-import-not-at-top
-  from data_pipelines import synthetic  # pylint: disable=g-import-not-at-top
   from lm_jax import sharding, training  # pylint: disable=g-import-not-at-top
   from lm_jax.objectives import get_objective  # pylint: disable=g-import-not-at-top
 
@@ -41,12 +40,11 @@ def time_lm_jax(config) -> dict:
   mesh = sharding.make_mesh(config.mesh)
   rules = sharding.rules(config.mesh)
   with sharding.use(mesh, rules):
-    parts = training.build(config, get_objective(config.objective.name),
-                           vocab_size, mesh, rules)
+    objective = get_objective(config.objective.name)
+    parts = training.build(config, objective, vocab_size, mesh, rules)
     state = parts.init(jax.random.key(0))
     batch = sharding.global_batch(
-        synthetic.electra_batch(_BATCH.value, _SEQ.value, vocab_size,
-                                config.objective.mask_prob),
+        objective.make_synthetic_batch(config, _BATCH.value, seed=0),
         parts.batch_sharding)
     start = time.perf_counter()
     state, metrics = parts.step(state, batch)

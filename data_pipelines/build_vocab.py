@@ -7,199 +7,22 @@ The model gets [PAD]=0, [UNK]=1, [CLS]=2, [SEP]=3, [MASK]=4, so it loads with
       --output=vocab/spm.model --vocab_size=30522
 """
 
-import os
 import sys
-import uuid
-from typing import Iterator, Sequence
+from typing import Sequence
 
 from absl import app
 from absl import flags
 
-from data_pipelines.sources import list_files, read_lines
-from data_pipelines.tokenizers import SPECIAL_TOKENS
-from data_pipelines.tokenizers import gfile
+from data_pipelines.sources import list_files
+from data_pipelines.spm_training import MODEL_TYPES, train_sentencepiece
 from lm_jax.errors import InputError
-
-_MODEL_TYPES = ('unigram', 'bpe', 'char', 'word')
-# SentencePiece silently drops longer lines; its 4192-byte default would lose
-# long paragraphs, so allow more.
-_MAX_LINE_BYTES = 1 << 14
-
-
-def _describe(paths: Sequence[str]) -> str:
-  """Names a few paths, so messages stay one short line for huge globs."""
-  shown = ', '.join(paths[:3])
-  return shown if len(paths) <= 3 else f'{shown} and {len(paths) - 3} more'
-
-
-def _read_lines(paths: Sequence[str]) -> Iterator[str]:
-  """Yields the non-blank lines of each text file (gzipped if `.gz`)."""
-  for path in paths:
-    for line in read_lines(path):
-      if line.strip():
-        yield line.strip()
-
-
-class _SentenceFeed:
-  """Lines for SentencePiece's `sentence_iterator`, counting what it read.
-
-  An exception raised inside the iterator reaches the caller only as the
-  trainer's RuntimeError, so the original is kept to be re-raised.
-  """
-
-  def __init__(self, paths: Sequence[str]):
-    self._lines = _read_lines(paths)
-    self.count = 0
-    self.error: InputError | None = None
-
-  def __iter__(self) -> '_SentenceFeed':
-    return self
-
-  def __next__(self) -> str:
-    try:
-      line = next(self._lines)
-    except InputError as e:
-      self.error = e
-      raise
-    self.count += 1
-    return line
-
-
-class _BytesSink:
-  """A `model_writer` for the trainer: keeps the serialized model in memory."""
-
-  def __init__(self):
-    self.data = b''
-
-  def write(self, data: bytes) -> None:
-    self.data = data
-
-
-def _write_atomically(path: str, data: bytes) -> None:
-  """Writes to a temporary name beside `path`, then renames it into place.
-
-  A reader therefore sees either the old file or the complete new one, never
-  a half-written file left by an interrupted build.
-  """
-  gf = gfile()
-  tmp = f'{path}.tmp-{uuid.uuid4().hex}'
-  try:
-    with gf.GFile(tmp, 'wb') as f:
-      f.write(data)
-    gf.rename(tmp, path, overwrite=True)
-  except BaseException:
-    if gf.exists(tmp):
-      gf.remove(tmp)
-    raise
-
-
-def _vocab_text(model: bytes) -> str:
-  """The `.vocab` listing SentencePiece writes: piece<TAB>score per line."""
-  import sentencepiece as spm  # pylint: disable=g-import-not-at-top
-  sp = spm.SentencePieceProcessor()
-  sp.LoadFromSerializedProto(model)
-  return ''.join(f'{sp.id_to_piece(i)}\t{sp.get_score(i):g}\n'
-                 for i in range(sp.get_piece_size()))
-
-
-def train_sentencepiece(input_files: Sequence[str],
-                        output_path: str,
-                        vocab_size: int,
-                        *,
-                        model_type: str = 'unigram',
-                        max_sentences: int = 2_000_000,
-                        seed: int = 0) -> str:
-  """Trains a SentencePiece model on text files and writes it.
-
-  Args:
-    input_files: `.txt` or `.txt.gz` files, one sentence or paragraph per
-      line; blank lines (document breaks) are skipped.
-    output_path: where the model goes; must end in `.model`. The `.vocab`
-      listing is written beside it.
-    vocab_size: the target size. A small corpus may yield fewer pieces
-      rather than failing.
-    model_type: 'unigram', 'bpe', 'char' or 'word'.
-    max_sentences: how many lines to sample (uniformly) for training.
-    seed: seeds the sampling, so rebuilding gives the same sample.
-
-  Returns:
-    `output_path`.
-
-  Raises:
-    InputError: missing or unreadable inputs, no text, or bad arguments.
-  """
-  import sentencepiece as spm  # pylint: disable=g-import-not-at-top
-  if not output_path.endswith('.model'):
-    raise InputError(f'output path {output_path} must end in .model')
-  if model_type not in _MODEL_TYPES:
-    raise InputError(f'unknown model type {model_type!r} for {output_path} '
-                     f'(expected one of {", ".join(_MODEL_TYPES)})')
-  if vocab_size <= len(SPECIAL_TOKENS):
-    raise InputError(f'vocab size {vocab_size} for {output_path} must exceed '
-                     f'the {len(SPECIAL_TOKENS)} special tokens')
-  if not input_files:
-    raise InputError(f'no input files given for {output_path}')
-  gf = gfile()
-  missing = [p for p in input_files if not gf.exists(p)]
-  if missing:
-    raise InputError(f'input file(s) not found: {_describe(missing)}')
-
-  if hasattr(spm, 'set_random_generator_seed'):
-    spm.set_random_generator_seed(seed)
-  # Otherwise (SentencePiece < 0.1.99) the input sample is not reproducible.
-  feed = _SentenceFeed(input_files)
-  sink = _BytesSink()
-  try:
-    # minloglevel rather than `logstream`, which needs sys.stderr to have a
-    # file descriptor (not so under pytest's capture or in notebooks).
-    spm.SentencePieceTrainer.Train(
-        sentence_iterator=feed,
-        model_writer=sink,
-        minloglevel=2,
-        model_type=model_type,
-        vocab_size=vocab_size,
-        hard_vocab_limit=False,
-        character_coverage=0.9999,
-        input_sentence_size=max_sentences,
-        shuffle_input_sentence=True,
-        max_sentence_length=_MAX_LINE_BYTES,
-        num_threads=os.cpu_count() or 1,
-        pad_id=0,
-        pad_piece=SPECIAL_TOKENS[0],
-        unk_id=1,
-        unk_piece=SPECIAL_TOKENS[1],
-        bos_id=-1,
-        eos_id=-1,
-        control_symbols=list(SPECIAL_TOKENS[2:]),
-    )
-  except RuntimeError as e:
-    if feed.error is not None:
-      raise feed.error from None
-    if feed.count == 0:
-      raise InputError(
-          f'no text lines in {_describe(input_files)}') from None
-    message = ' '.join(str(e).split())
-    raise InputError(
-        f'SentencePiece training for {output_path} failed: {message}') from e
-  if feed.count == 0 or not sink.data:
-    raise InputError(f'no text lines in {_describe(input_files)}')
-
-  directory = os.path.dirname(output_path)
-  if directory:
-    gf.makedirs(directory)
-  # The model goes last: once it exists, its .vocab is complete too.
-  vocab_path = output_path[:-len('.model')] + '.vocab'
-  _write_atomically(vocab_path, _vocab_text(sink.data).encode('utf-8'))
-  _write_atomically(output_path, sink.data)
-  return output_path
-
 
 _INPUT = flags.DEFINE_string(
     'input', None, 'Comma-separated globs of .txt or .txt.gz files.')
 _OUTPUT = flags.DEFINE_string(
     'output', None, 'Path of the model to write; must end in .model.')
 _VOCAB_SIZE = flags.DEFINE_integer('vocab_size', 30522, 'Target vocab size.')
-_MODEL_TYPE = flags.DEFINE_enum('model_type', 'unigram', _MODEL_TYPES,
+_MODEL_TYPE = flags.DEFINE_enum('model_type', 'unigram', MODEL_TYPES,
                                 'SentencePiece model type.')
 _MAX_SENTENCES = flags.DEFINE_integer(
     'max_sentences', 2_000_000, 'Lines sampled from the input for training.')

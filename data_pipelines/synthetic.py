@@ -11,7 +11,8 @@ PAD, UNK, CLS, SEP, MASK = 0, 1, 2, 3, 4  # the SentencePiece layout
 
 def electra_batch(batch_size: int, seq_len: int, vocab_size: int,
                   mask_prob: float = 0.15, mask_token_prob: float = 0.85,
-                  seed: int = 0) -> dict:
+                  seed=0) -> dict:
+  """One batch; `seed` is an int or a tuple of ints (e.g. (seed, step))."""
   rng = np.random.default_rng(seed)
   num_slots = int((mask_prob + 0.005) * seq_len)
   budget = max(1, min(num_slots, round(seq_len * mask_prob)))

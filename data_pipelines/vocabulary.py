@@ -4,7 +4,7 @@ import hashlib
 import os
 
 from data_pipelines import cache, tf_cpu
-from data_pipelines.build_vocab import train_sentencepiece
+from data_pipelines.spm_training import train_sentencepiece
 from data_pipelines.sources import list_files
 from data_pipelines.tokenizers import Tokenizer, load_tokenizer
 from lm_jax.errors import InputError

@@ -63,6 +63,7 @@ def pretraining_config() -> ml_collections.ConfigDict:
   c.model.remat = 'none'  # 'none' | 'full' | 'dots'
 
   c.data = ml_collections.ConfigDict()
+  c.data.source = 'corpus'  # or 'synthetic': random ids, no TensorFlow needed
   c.data.train_files = DEFAULT_CORPUS  # comma-separated globs; .txt or .txt.gz
   c.data.tfds_name = ''  # if set, read this TFDS dataset instead of files
   c.data.tfds_split = 'train'
@@ -70,7 +71,7 @@ def pretraining_config() -> ml_collections.ConfigDict:
   c.data.tfds_data_dir = ''
   c.data.tokenizer = 'sentencepiece'  # or 'wordpiece' (a BERT vocab.txt)
   c.data.vocab_path = ''  # empty: train SentencePiece on train_files, cached
-  c.data.vocab_size = 30522  # when building the vocabulary
+  c.data.vocab_size = 30522  # when building the vocabulary; synthetic ids
   c.data.lowercase = True  # wordpiece only
   c.data.seq_len = 128
   c.data.batch_size = 128  # global, over all hosts and devices

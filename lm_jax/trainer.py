@@ -7,7 +7,7 @@ import signal
 
 import jax
 
-from data_pipelines import pipeline, vocabulary
+from data_pipelines import inputs
 from lm_jax import config_base, sharding, training
 from lm_jax.checkpointing import Checkpointer
 from lm_jax.errors import InputError
@@ -42,31 +42,26 @@ def run(config, workdir: str, *, print_fn=_print_now) -> dict:
   log(f'Devices: {jax.device_count()} ({jax.devices()[0].platform}), '
       f'hosts: {num_hosts}, mesh: {dict(mesh.shape)}')
 
-  # 2. The input pipeline's static part: vocabulary and built examples.
-  tokenizer, vocab_id = vocabulary.load_or_build_tokenizer(
-      config.data, num_hosts, log=log)
-  store = pipeline.build_or_load_examples(
-      config.data, tokenizer, vocab_id,
-      objective.make_example_builder(config, tokenizer), objective.examples_id,
-      host, num_hosts, log=log)
+  # 2. The input's static part: the vocabulary and built examples.
+  train_input = inputs.training_input(config, objective, host, num_hosts, log)
 
   # 3. Model, optimizer, the abstract state and its shardings, the step.
   with sharding.use(mesh, rules):
-    run_parts = training.build(config, objective, tokenizer.vocab_size, mesh,
+    run_parts = training.build(config, objective, train_input.vocab_size, mesh,
                                rules)
     for note in run_parts.replicated_dims:
       log(f'Replicated: {note}')
     log(f'Model: {objective.name}, {run_parts.num_params:,} parameters, '
-        f'vocabulary {tokenizer.vocab_size:,}, {len(store):,} examples on this '
-        'host')
+        f'vocabulary {train_input.vocab_size:,}, {train_input.summary}')
 
     # 4. Restore the latest checkpoint, or initialise on the devices.
     checkpointer = Checkpointer(
         os.path.join(workdir, 'checkpoints'),
         every=config.train.checkpoint_every, keep=config.train.keep_checkpoints,
         use_async=config.train.async_checkpoints)
-    meta = {'config': json.loads(config.to_json()), 'vocab_id': vocab_id,
-            'vocab_size': tokenizer.vocab_size}
+    meta = {'config': json.loads(config.to_json()),
+            'vocab_id': train_input.vocab_id,
+            'vocab_size': train_input.vocab_size}
     start_step = checkpointer.latest_step() or 0
     try:
       if start_step:
@@ -85,11 +80,7 @@ def run(config, workdir: str, *, print_fn=_print_now) -> dict:
       return {}
 
     # 5. This host's batches, starting at start_step.
-    local_batches = pipeline.batches(
-        store, batch_size=config.data.batch_size // num_hosts,
-        start_step=start_step, seed=config.data.seed,
-        masker=objective.make_masker(config, tokenizer), process_index=host,
-        process_count=num_hosts, prefetch=config.data.prefetch)
+    local_batches = train_input.batches(start_step)
     logger = MetricLogger(
         workdir, num_steps=config.train.num_steps, start_step=start_step,
         tokens_per_step=config.data.batch_size * config.data.seq_len,

@@ -1,4 +1,5 @@
-"""Tests for data_pipelines.build_vocab: training, atomic output and the CLI."""
+"""data_pipelines/spm_training.py (training, atomic output) and its command
+line, data_pipelines/build_vocab.py."""
 
 import gzip
 import os
@@ -9,6 +10,7 @@ from absl import flags
 import pytest
 
 from data_pipelines import build_vocab
+from data_pipelines import spm_training
 from data_pipelines import tokenizers
 from lm_jax.errors import InputError
 
@@ -62,7 +64,7 @@ def corpus(tmp_path_factory) -> list[str]:
 @pytest.fixture(scope='module')
 def model_path(corpus, tmp_path_factory) -> str:
   out = tmp_path_factory.mktemp('vocab') / 'sub' / 'spm.model'
-  return build_vocab.train_sentencepiece(corpus, str(out), 300)
+  return spm_training.train_sentencepiece(corpus, str(out), 300)
 
 
 def test_special_ids(model_path):
@@ -99,7 +101,7 @@ def test_vocab_listing(model_path):
 
 
 def test_same_seed_same_model(corpus, model_path, tmp_path):
-  again = build_vocab.train_sentencepiece(
+  again = spm_training.train_sentencepiece(
       corpus, str(tmp_path / 'again.model'), 300)
   assert pathlib.Path(again).read_bytes() == pathlib.Path(
       model_path).read_bytes()
@@ -108,15 +110,15 @@ def test_same_seed_same_model(corpus, model_path, tmp_path):
 def test_model_appears_only_when_complete(corpus, tmp_path, monkeypatch):
   out = tmp_path / 'spm.model'
   seen_during_training = []
-  read_lines = build_vocab._read_lines
+  read_lines = spm_training._read_lines
 
   def spying_read_lines(paths):
     for line in read_lines(paths):
       seen_during_training.append(sorted(os.listdir(tmp_path)))
       yield line
 
-  monkeypatch.setattr(build_vocab, '_read_lines', spying_read_lines)
-  build_vocab.train_sentencepiece(corpus, str(out), 300)
+  monkeypatch.setattr(spm_training, '_read_lines', spying_read_lines)
+  spm_training.train_sentencepiece(corpus, str(out), 300)
   assert seen_during_training and not any(seen_during_training)
   assert sorted(os.listdir(tmp_path)) == ['spm.model', 'spm.vocab']
 
@@ -127,7 +129,7 @@ def test_failed_rebuild_keeps_old_model(corpus, tmp_path):
   bad = tmp_path / 'bad.txt.gz'
   bad.write_bytes(gzip.compress(b'some text\n' * 50)[:-12])  # Truncated.
   with pytest.raises(InputError, match='cannot read') as e:
-    build_vocab.train_sentencepiece(corpus + [str(bad)], str(out), 300)
+    spm_training.train_sentencepiece(corpus + [str(bad)], str(out), 300)
   assert str(bad) in str(e.value) and '\n' not in str(e.value)
   assert out.read_bytes() == b'old model'
   assert sorted(os.listdir(tmp_path)) == ['bad.txt.gz', 'spm.model']
@@ -136,7 +138,7 @@ def test_failed_rebuild_keeps_old_model(corpus, tmp_path):
 def test_missing_input(tmp_path):
   missing = str(tmp_path / 'missing.txt')
   with pytest.raises(InputError, match='not found') as e:
-    build_vocab.train_sentencepiece([missing], str(tmp_path / 'm.model'), 300)
+    spm_training.train_sentencepiece([missing], str(tmp_path / 'm.model'), 300)
   assert missing in str(e.value) and '\n' not in str(e.value)
 
 
@@ -144,7 +146,7 @@ def test_no_lines(tmp_path):
   blank = tmp_path / 'blank.txt'
   blank.write_text('\n  \n\n', encoding='utf-8')
   with pytest.raises(InputError, match='no text lines') as e:
-    build_vocab.train_sentencepiece([str(blank)], str(tmp_path / 'm.model'),
+    spm_training.train_sentencepiece([str(blank)], str(tmp_path / 'm.model'),
                                     300)
   assert str(blank) in str(e.value) and '\n' not in str(e.value)
   assert not (tmp_path / 'm.model').exists()
@@ -154,7 +156,7 @@ def test_not_utf8(tmp_path):
   bad = tmp_path / 'bad.txt'
   bad.write_bytes(b'fine\n\xff\xfe\n')
   with pytest.raises(InputError, match='bad.txt:2: not UTF-8'):
-    build_vocab.train_sentencepiece([str(bad)], str(tmp_path / 'm.model'), 300)
+    spm_training.train_sentencepiece([str(bad)], str(tmp_path / 'm.model'), 300)
 
 
 @pytest.mark.parametrize('output, vocab_size, model_type, message', [
@@ -165,7 +167,7 @@ def test_not_utf8(tmp_path):
 def test_bad_arguments(corpus, tmp_path, output, vocab_size, model_type,
                        message):
   with pytest.raises(InputError, match=message):
-    build_vocab.train_sentencepiece(
+    spm_training.train_sentencepiece(
         corpus, str(tmp_path / output), vocab_size, model_type=model_type)
 
 

@@ -9,7 +9,7 @@ import textwrap
 
 import numpy as np
 
-from data_pipelines.build_vocab import train_sentencepiece
+from data_pipelines.spm_training import train_sentencepiece
 from data_pipelines.example_store import ExampleStore
 from lm_jax.config_base import DEFAULT_CORPUS
 from tests.conftest import REPO

@@ -114,3 +114,28 @@ def test_hard_killed_run_resumes_from_its_last_checkpoint(tmp_path):
                   f'--config.train.stop_at_step={max(complete) + 5}')
   assert resumed.returncode == 0, resumed.stderr
   assert f'Resumed from the checkpoint at step {max(complete)}.' in resumed.stdout
+
+
+# As if TensorFlow were not installed: a None entry makes `import` fail and
+# importlib.util.find_spec answer None.
+NO_TENSORFLOW = '''
+import sys
+sys.modules['tensorflow'] = sys.modules['tensorflow_datasets'] = None
+from absl import app
+from lm_jax import train
+app.run(train.main, flags_parser=train.parse_flags)
+'''
+
+
+def test_synthetic_source_trains_without_tensorflow(tmp_path):
+  """data.source=synthetic: the path for accelerator hosts without TF."""
+  result = subprocess.run(
+      [sys.executable, '-c', NO_TENSORFLOW,
+       '--config=configs/electra_small.py:tiny', f'--workdir={tmp_path}',
+       *SMALL, '--config.data.source=synthetic', '--config.train.num_steps=20',
+       '--config.train.log_every=10', '--config.train.checkpoint_every=10'],
+      cwd=REPO, env=cli_env(), capture_output=True, text=True, timeout=240)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert 'vocabulary 1,000, synthetic batches' in result.stdout
+  assert 'step 20/20 | loss' in result.stdout
+  assert sorted(os.listdir(tmp_path / 'checkpoints')) == ['10', '20']

@@ -26,6 +26,8 @@ class Objective:
   examples_id: str
   # (config, tokenizer) -> masker(example, example_index), in TF ops
   make_masker: Callable[..., Any]
+  # (config, batch_size, seed) -> a random batch of numpy arrays, no TF
+  make_synthetic_batch: Callable[..., dict]
 
 
 def get_objective(name: str) -> Objective:

@@ -131,7 +131,15 @@ def make_masker(config, tokenizer):
       sep_id=tokenizer.sep_id, mask_id=tokenizer.mask_id)
 
 
+def make_synthetic_batch(config, batch_size: int, seed) -> dict:
+  from data_pipelines import synthetic  # pylint: disable=g-import-not-at-top
+  return synthetic.electra_batch(
+      batch_size, config.data.seq_len, config.data.vocab_size,
+      config.objective.mask_prob, config.objective.mask_token_prob, seed=seed)
+
+
 OBJECTIVE = Objective(
     name='electra', build_model=build_model, init_inputs=init_inputs,
     loss=loss, make_example_builder=make_example_builder,
-    examples_id=f'electra-v{electra_examples.VERSION}', make_masker=make_masker)
+    examples_id=f'electra-v{electra_examples.VERSION}', make_masker=make_masker,
+    make_synthetic_batch=make_synthetic_batch)

@@ -1,0 +1,58 @@
+"""A run's training input: the vocabulary it implies and this host's batches
+from any step on.
+
+data.source = 'corpus': text files or TFDS through the tf.data pipeline
+(pipeline.py), with a real vocabulary. data.source = 'synthetic': random
+batches from numpy with the objective's masking invariants and
+data.vocab_size ids; no TensorFlow, no files (timing and smoke runs on
+machines without TensorFlow). Either way the batches of step k are a pure
+function of (data.seed, k, host).
+"""
+import dataclasses
+from typing import Callable, Iterator
+
+from data_pipelines import pipeline, vocabulary
+from lm_jax.errors import InputError
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingInput:
+  vocab_size: int
+  vocab_id: str  # identifies the vocabulary's content, for resume checks
+  summary: str  # one phrase for the log
+  batches: Callable[[int], Iterator[dict]]  # start_step -> this host's batches
+
+
+def training_input(config, objective, process_index: int, process_count: int,
+                   log=print) -> TrainingInput:
+  data = config.data
+  host_batch = data.batch_size // process_count
+  if data.source == 'synthetic':
+    def synthetic_batches(start_step):
+      step = start_step
+      while True:
+        yield objective.make_synthetic_batch(
+            config, host_batch, seed=(data.seed, step, process_index))
+        step += 1
+    return TrainingInput(data.vocab_size, f'synthetic-{data.vocab_size}',
+                         'synthetic batches', synthetic_batches)
+  if data.source != 'corpus':
+    raise InputError(f'unknown data.source {data.source!r}; use corpus or '
+                     'synthetic')
+
+  tokenizer, vocab_id = vocabulary.load_or_build_tokenizer(
+      data, process_count, log=log)
+  store = pipeline.build_or_load_examples(
+      data, tokenizer, vocab_id,
+      objective.make_example_builder(config, tokenizer), objective.examples_id,
+      process_index, process_count, log=log)
+  masker = objective.make_masker(config, tokenizer)
+
+  def corpus_batches(start_step):
+    return pipeline.batches(
+        store, batch_size=host_batch, start_step=start_step, seed=data.seed,
+        masker=masker, process_index=process_index,
+        process_count=process_count, prefetch=data.prefetch)
+
+  return TrainingInput(tokenizer.vocab_size, vocab_id,
+                       f'{len(store):,} examples on this host', corpus_batches)
