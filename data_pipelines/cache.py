@@ -25,5 +25,5 @@ def fingerprint(*parts) -> str:
 
 def file_signature(files) -> list:
   """(path, size, mtime) of each file: changes whenever a file does."""
-  gfile = tf_module().io.gfile
-  return [(f, gfile.stat(f).length, gfile.stat(f).mtime_nsec) for f in files]
+  stats = [(f, tf_module().io.gfile.stat(f)) for f in files]
+  return [(f, s.length, s.mtime_nsec) for f, s in stats]

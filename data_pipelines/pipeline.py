@@ -79,12 +79,10 @@ def batches(store: ExampleStore, *, batch_size: int, start_step: int,
   tf = tf_module()
   permutation = _EpochPermutation(len(store), seed)
 
-  def fetch(positions):
-    ids, segments = store.gather(permutation(positions))
-    return ids, segments
-
   def read_rows(positions_B):
-    ids, segments = tf.numpy_function(fetch, [positions_B], [tf.int32, tf.int32])
+    ids, segments = tf.numpy_function(
+        lambda positions: store.gather(permutation(positions)), [positions_B],
+        [tf.int32, tf.int32])
     shape = [batch_size, store.seq_len]
     return dict(input_ids=tf.ensure_shape(ids, shape),
                 segment_ids=tf.ensure_shape(segments, shape),

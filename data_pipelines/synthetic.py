@@ -6,6 +6,8 @@ positions per row, of which round(L p) are used; 85% of those become [MASK].
 """
 import numpy as np
 
+from data_pipelines.masking import max_predictions
+
 PAD, UNK, CLS, SEP, MASK = 0, 1, 2, 3, 4  # the SentencePiece layout
 
 
@@ -14,7 +16,7 @@ def electra_batch(batch_size: int, seq_len: int, vocab_size: int,
                   seed=0) -> dict:
   """One batch; `seed` is an int or a tuple of ints (e.g. (seed, step))."""
   rng = np.random.default_rng(seed)
-  num_slots = int((mask_prob + 0.005) * seq_len)
+  num_slots = max_predictions(mask_prob, seq_len)
   budget = max(1, min(num_slots, round(seq_len * mask_prob)))
   ids = rng.integers(MASK + 1, vocab_size, (batch_size, seq_len), dtype=np.int32)
   ids[:, 0], ids[:, -1] = CLS, SEP

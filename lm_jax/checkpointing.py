@@ -37,9 +37,8 @@ class Checkpointer:
     """The state at `step`, laid out as the shardings in `abstract_state`."""
     restored = self._manager.restore(
         step, args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(abstract_state),
-            meta=ocp.args.JsonRestore()))
-    return restored.state, restored.meta
+            state=ocp.args.StandardRestore(abstract_state)))
+    return restored.state
 
   def read_meta(self, step: int) -> dict:
     restored = self._manager.restore(

@@ -4,6 +4,8 @@ import json
 import os
 import time
 
+from tensorboardX import SummaryWriter
+
 PROGRESS_KEYS = (('loss', 'loss', '.3f'), ('mlm_accuracy', 'gen_acc', '.3f'),
                  ('disc_accuracy', 'disc_acc', '.3f'),
                  ('learning_rate', 'lr', '.2e'))
@@ -30,7 +32,8 @@ class MetricLogger:
     self._tb = None
     if primary:
       _drop_rows_after(self._jsonl_path, start_step)
-      self._tb = _tensorboard_writer(os.path.join(workdir, 'tensorboard'))
+      # tensorboardX writes event files without TensorFlow.
+      self._tb = SummaryWriter(os.path.join(workdir, 'tensorboard'))
 
   def start_clock(self, step: int) -> None:
     """Called once compilation is done, so tokens/s measures training only."""
@@ -59,7 +62,10 @@ class MetricLogger:
     with open(self._jsonl_path, 'a') as f:
       f.write(json.dumps(row) + '\n')
     if self._tb is not None:
-      self._tb(step, row)
+      for key, value in row.items():
+        if key != 'step':
+          self._tb.add_scalar(key, value, step)
+      self._tb.flush()
 
   def close(self) -> None:
     if self._tb is not None:
@@ -80,20 +86,3 @@ def _drop_rows_after(path: str, step: int) -> None:
     os.replace(tmp, path)
 
 
-def _tensorboard_writer(logdir):
-  """TensorBoard event files, written by tensorboardX (no TensorFlow needed)."""
-  from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
-  writer = SummaryWriter(logdir)
-
-  class _Writer:
-
-    def __call__(self, step, row):
-      for key, value in row.items():
-        if key != 'step':
-          writer.add_scalar(key, value, step)
-      writer.flush()
-
-    def close(self):
-      writer.close()
-
-  return _Writer()

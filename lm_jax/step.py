@@ -26,11 +26,11 @@ def train_step(state: TrainState, batch: dict, *, model, loss_fn, tx,
                     opt_state=opt_state), metrics
 
 
-def jit_train_step(state_shardings, batch_shardings, **step_kwargs):
+def jit_train_step(state_shardings, batch_sharding, **step_kwargs):
   """jit with explicit layouts; the input state is donated to the output."""
-  replicated = jax.sharding.NamedSharding(
-      jax.tree.leaves(state_shardings)[0].mesh, jax.sharding.PartitionSpec())
+  replicated = jax.sharding.NamedSharding(batch_sharding.mesh,
+                                          jax.sharding.PartitionSpec())
   return jax.jit(functools.partial(train_step, **step_kwargs),
-                 in_shardings=(state_shardings, batch_shardings),
+                 in_shardings=(state_shardings, batch_sharding),
                  out_shardings=(state_shardings, replicated),
                  donate_argnums=0)

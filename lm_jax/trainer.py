@@ -66,7 +66,7 @@ def run(config, workdir: str, *, print_fn=_print_now) -> dict:
     try:
       if start_step:
         _check_resumable(checkpointer.read_meta(start_step), meta)
-        state, _ = checkpointer.restore(start_step, run_parts.restore_target())
+        state = checkpointer.restore(start_step, run_parts.restore_target())
         log(f'Resumed from the checkpoint at step {start_step}.')
       else:
         state = run_parts.init(jax.random.key(config.train.seed))

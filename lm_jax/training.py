@@ -54,10 +54,13 @@ def build(config, objective: Objective, vocab_size: int, mesh,
 
   # Shapes and layouts from abstract evaluation: nothing is allocated until
   # the jitted init writes each shard straight to its device.
-  rng = jax.random.key(config.train.seed)
-  logical_shardings = sharding.state_shardings(
-      jax.eval_shape(init_boxed, rng), mesh, logical_rules)
-  abstract = jax.eval_shape(init, rng)
+  abstract_boxed = jax.eval_shape(init_boxed, jax.random.key(config.train.seed))
+  logical_shardings = sharding.state_shardings(abstract_boxed, mesh,
+                                               logical_rules)
+  boxed = lambda x: isinstance(x, nn.LogicallyPartitioned)
+  abstract = jax.tree.map(  # no sharding constraint outside jit
+      lambda x: x.unbox(apply_constraint=False) if boxed(x) else x,
+      abstract_boxed, is_leaf=boxed)
   state_shardings, notes = sharding.fit_to_shapes(abstract, logical_shardings)
   batch_sharding = sharding.batch_sharding(mesh)
   step = jit_train_step(

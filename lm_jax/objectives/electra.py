@@ -12,7 +12,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from data_pipelines import electra_examples
+# Importing these never imports TensorFlow; the masker does when it runs.
+from data_pipelines import electra_examples, masking, synthetic
 from lm_jax.models.electra import ElectraModel
 from lm_jax.models.model_config import TransformerConfig, scaled_generator
 from lm_jax.objectives import Objective
@@ -39,10 +40,10 @@ def build_model(config, vocab_size: int, deterministic: bool) -> ElectraModel:
 
 
 def init_inputs(config) -> tuple:
-  from data_pipelines.masking import max_predictions  # pylint: disable=g-import-not-at-top
   ids = jnp.zeros((1, config.data.seq_len), jnp.int32)
   positions = jnp.zeros(
-      (1, max_predictions(config.objective.mask_prob, config.data.seq_len)),
+      (1, masking.max_predictions(config.objective.mask_prob,
+                                  config.data.seq_len)),
       jnp.int32)
   return ids, ids, jnp.ones_like(ids), positions
 
@@ -122,9 +123,8 @@ def make_example_builder(config, tokenizer):
 
 
 def make_masker(config, tokenizer):
-  from data_pipelines.masking import electra_mask  # pylint: disable=g-import-not-at-top
   return functools.partial(
-      electra_mask, seed=config.data.seed,
+      masking.electra_mask, seed=config.data.seed,
       mask_prob=config.objective.mask_prob,
       mask_token_prob=config.objective.mask_token_prob,
       pad_id=tokenizer.pad_id, cls_id=tokenizer.cls_id,
@@ -132,7 +132,6 @@ def make_masker(config, tokenizer):
 
 
 def make_synthetic_batch(config, batch_size: int, seed) -> dict:
-  from data_pipelines import synthetic  # pylint: disable=g-import-not-at-top
   return synthetic.electra_batch(
       batch_size, config.data.seq_len, config.data.vocab_size,
       config.objective.mask_prob, config.objective.mask_token_prob, seed=seed)
