@@ -29,7 +29,7 @@ def main(argv):
   config = _CONFIG.value
   objective = get_objective(config.objective.name)
   quiet = lambda line: None
-  tokenizer, vocab_id = vocabulary.load_or_build_tokenizer(config.data, log=quiet)
+  tokenizer, vocab_id, _ = vocabulary.load_or_build_tokenizer(config.data, log=quiet)
   store = pipeline.build_or_load_examples(
       config.data, tokenizer, vocab_id,
       objective.make_example_builder(config, tokenizer), objective.examples_id,

@@ -42,21 +42,21 @@ def time_lm_jax(config) -> dict:
   with sharding.use(mesh, rules):
     objective = get_objective(config.objective.name)
     parts = training.build(config, objective, vocab_size, mesh, rules)
-    state = parts.init(jax.random.key(0))
+    state = parts.init(jax.random.key(0), {})
     batch = sharding.global_batch(
         objective.make_synthetic_batch(config, _BATCH.value, seed=0),
         parts.batch_sharding)
     start = time.perf_counter()
-    state, metrics = parts.step(state, batch)
+    state, metrics = parts.step(state, batch, {})
     jax.block_until_ready(metrics)
     compile_seconds = time.perf_counter() - start
     for _ in range(_WARMUP.value):
-      state, metrics = parts.step(state, batch)
+      state, metrics = parts.step(state, batch, {})
     jax.block_until_ready(metrics)
     times = []
     for _ in range(_STEPS.value):
       start = time.perf_counter()
-      state, metrics = parts.step(state, batch)
+      state, metrics = parts.step(state, batch, {})
       jax.block_until_ready(metrics)
       times.append(time.perf_counter() - start)
   seconds = statistics.median(times)

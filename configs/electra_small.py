@@ -17,10 +17,11 @@ The keys most runs change (override with --config.<key>=<value>):
   data.vocab_path    a SentencePiece .model or WordPiece vocab.txt (with
                      data.tokenizer); empty trains SentencePiece on the data
 
-Variant `tiny`: a 2-layer model for a CPU smoke run in well under a minute,
-checkpointing several times on the way.
+Variants: `released` (the public ELECTRA-Small: generator as large as the
+discriminator, §1.9); `tiny` (a 2-layer model for a CPU smoke run in well
+under a minute, checkpointing several times on the way).
 """
-from lm_jax.config_base import pretraining_config
+from lm_jax.config_base import pretraining_config, set_tiny, unknown_variant
 
 
 def get_config(variant: str = ''):
@@ -38,21 +39,11 @@ def get_config(variant: str = ''):
   c.optim.warmup_steps = 10_000
   c.train.num_steps = 1_000_000
 
-  if variant == 'tiny':
-    c.model.hidden_size = 64
-    c.model.num_layers = 2
-    c.model.num_heads = 2
-    c.model.intermediate_size = 256
-    c.model.embedding_size = 32
+  if variant == 'released':
+    c.objective.generator_hidden_fraction = 1.0
+  elif variant == 'tiny':
+    set_tiny(c, embedding=32)
     c.objective.generator_hidden_fraction = 0.5
-    c.data.vocab_size = 4000
-    c.data.seq_len = 64
-    c.data.batch_size = 32
-    c.optim.learning_rate = 2e-3
-    c.optim.warmup_steps = 30
-    c.train.num_steps = 300
-    c.train.log_every = 25
-    c.train.checkpoint_every = 100
   elif variant:
-    raise ValueError(f'unknown variant {variant!r} of electra_small.py; known: tiny')
+    raise unknown_variant('electra_small.py', variant, 'released, tiny')
   return c

@@ -4,14 +4,22 @@ Packs consecutive sentences of a document into `[CLS] A [SEP] (B [SEP])`
 examples of at most `seq_len` tokens. The split point and the occasional
 short target come from one seeded `numpy` generator, so the same corpus and
 seed always give the same examples.
+
+Two departures from the reference keep every token of the corpus: a line
+longer than an example can hold (L-2) is split instead of being cut, and the
+tokens an example cannot hold (the reference drops the tail of A or B) start
+the next example of the same document.
 """
+import collections
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from data_pipelines.sentences import BuildStats, split_document, split_long
+
 # Part of the cache key of built examples: bump it whenever a change here
 # changes the examples a corpus gives.
-VERSION = 1
+VERSION = 2
 
 SINGLE_SEGMENT_PROB = 0.1  # examples with no second segment
 SHORT_TARGET_PROB = 0.05  # next target is randint(5, L) instead of L
@@ -28,24 +36,39 @@ class ElectraExampleBuilder:
         seq_len, cls_id, sep_id, pad_id)
     self._rng = np.random.default_rng(seed)
     self._target = seq_len
+    self.stats = BuildStats()
 
   def __call__(self, documents: Iterable[Sequence[Sequence[int]]]
-               ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yields (input_ids [L] int32, segment_ids [L] int32) per example."""
+               ) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+    """Yields (input_ids [L] int32, segment_ids [L] int32, 0) per example."""
+    max_tokens = self.seq_len - 2  # [CLS] A [SEP]
     for document in documents:
+      # Sentences not yet in an example; what an example could not hold goes
+      # back to the front.
+      pending = collections.deque(split_document(
+          document, max_tokens, self.stats, split=self._split_line))
       sentences, length = [], 0
-      for sentence in document:
-        if not sentence:
-          continue
+      while pending:
+        sentence = pending.popleft()
         sentences.append(sentence)
         length += len(sentence)
-        if length >= self._target:
-          yield self._make_example(sentences)
+        # The end of a document closes the example.
+        if length >= self._target or not pending:
+          example, overflow = self._make_example(sentences)
+          self.stats.examples += 1
+          yield example
+          if len(overflow) > max_tokens:
+            pending.extendleft(reversed(self._split_line(overflow)))
+          elif overflow:
+            pending.appendleft(overflow)
           sentences, length = [], 0
-      if sentences:  # the end of a document closes the example
-        yield self._make_example(sentences)
+
+  def _split_line(self, line):
+    """Pieces of a first segment's size, (L-3)//2, to fill two-segment rows."""
+    return split_long(line, (self.seq_len - 3) // 2)
 
   def _make_example(self, sentences):
+    """((ids, segments, 0), tokens that did not fit) of the sentences."""
     rng = self._rng
     if rng.random() < SINGLE_SEGMENT_PROB:
       first_target = float('inf')
@@ -60,8 +83,11 @@ class ElectraExampleBuilder:
         first.extend(sentence)
       else:
         second.extend(sentence)
+    overflow = first[self.seq_len - 2:]
     first = first[:self.seq_len - 2]
-    second = second[:max(0, self.seq_len - len(first) - 3)]
+    room = max(0, self.seq_len - len(first) - 3)
+    overflow += second[room:]
+    second = second[:room]
     if rng.random() < SHORT_TARGET_PROB:
       self._target = int(rng.integers(5, self.seq_len + 1))
     else:
@@ -73,5 +99,6 @@ class ElectraExampleBuilder:
       ids += [*second, self.sep_id]
       segments += [1] * (len(second) + 1)
     pad = self.seq_len - len(ids)
-    return (np.array(ids + [self.pad_id] * pad, np.int32),
-            np.array(segments + [0] * pad, np.int32))
+    example = (np.array(ids + [self.pad_id] * pad, np.int32),
+               np.array(segments + [0] * pad, np.int32), 0)
+    return example, overflow

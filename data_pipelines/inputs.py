@@ -1,5 +1,5 @@
-"""A run's training input: the vocabulary it implies and this host's batches
-from any step on.
+"""A run's input: the vocabulary it implies, this host's training batches
+from any step on, and fixed held-out batches for evaluation.
 
 data.source = 'corpus': text files or TFDS through the tf.data pipeline
 (pipeline.py), with a real vocabulary. data.source = 'synthetic': random
@@ -9,10 +9,14 @@ machines without TensorFlow). Either way the batches of step k are a pure
 function of (data.seed, k, host).
 """
 import dataclasses
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from data_pipelines import pipeline, vocabulary
 from lm_jax.errors import InputError
+
+# Held-out examples and masks use their own seed, so every model evaluated on
+# a file with the same objective settings sees the same examples and masks.
+EVAL_SEED = 20_200_323
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,6 +25,8 @@ class TrainingInput:
   vocab_id: str  # identifies the vocabulary's content, for resume checks
   summary: str  # one phrase for the log
   batches: Callable[[int], Iterator[dict]]  # start_step -> this host's batches
+  tokenizer: Any = None  # None for synthetic input
+  vocab_path: str = ''  # the vocabulary file, '' for synthetic input
 
 
 def training_input(config, objective, process_index: int, process_count: int,
@@ -40,13 +46,13 @@ def training_input(config, objective, process_index: int, process_count: int,
     raise InputError(f'unknown data.source {data.source!r}; use corpus or '
                      'synthetic')
 
-  tokenizer, vocab_id = vocabulary.load_or_build_tokenizer(
+  tokenizer, vocab_id, vocab_path = vocabulary.load_or_build_tokenizer(
       data, process_count, log=log)
   store = pipeline.build_or_load_examples(
       data, tokenizer, vocab_id,
-      objective.make_example_builder(config, tokenizer), objective.examples_id,
-      process_index, process_count, log=log)
-  masker = objective.make_masker(config, tokenizer)
+      objective.make_example_builder(config, tokenizer),
+      objective.examples_id(config), process_index, process_count, log=log)
+  masker = objective.make_masker(config, tokenizer, store)
 
   def corpus_batches(start_step):
     return pipeline.batches(
@@ -55,4 +61,31 @@ def training_input(config, objective, process_index: int, process_count: int,
         process_count=process_count, prefetch=data.prefetch)
 
   return TrainingInput(tokenizer.vocab_size, vocab_id,
-                       f'{len(store):,} examples on this host', corpus_batches)
+                       f'{len(store):,} examples on this host', corpus_batches,
+                       tokenizer, vocab_path)
+
+
+def eval_input(config, objective, tokenizer, vocab_id: str, files: str,
+               process_index: int, process_count: int, log=print
+               ) -> tuple[int, Callable[[], Iterator[dict]]]:
+  """(examples on this host, () -> one ordered pass of masked batches) for
+  held-out text `files`, built like training examples, masks fixed."""
+  eval_config = config.copy_and_resolve_references()
+  eval_config.data.train_files = files
+  eval_config.data.tfds_name = ''
+  eval_config.data.seed = EVAL_SEED
+  store = pipeline.build_or_load_examples(
+      eval_config.data, tokenizer, vocab_id,
+      objective.make_example_builder(eval_config, tokenizer),
+      objective.examples_id(eval_config), process_index, process_count,
+      log=log)
+  masker = objective.make_masker(eval_config, tokenizer, store)
+  host_batch = config.data.batch_size // process_count
+
+  def batches():
+    return pipeline.eval_batches(
+        store, batch_size=host_batch, masker=masker,
+        max_batches=config.data.eval_batches, process_index=process_index,
+        process_count=process_count)
+
+  return len(store), batches

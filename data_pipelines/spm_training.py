@@ -6,18 +6,22 @@ The model gets [PAD]=0, [UNK]=1, [CLS]=2, [SEP]=3, [MASK]=4, so it loads with
 """
 
 import os
+import re
 import uuid
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
-from data_pipelines.sources import read_lines
+from data_pipelines.sources import DECODE_ERRORS, DecodeReport, read_lines
 from data_pipelines.tokenizers import SPECIAL_TOKENS
 from data_pipelines.tokenizers import gfile
 from lm_jax.errors import InputError
 
 MODEL_TYPES = ('unigram', 'bpe', 'char', 'word')
-# SentencePiece silently drops longer lines; its 4192-byte default would lose
-# long paragraphs, so allow more.
+MAX_SENTENCES = 2_000_000
+# SentencePiece silently drops lines longer than this (in UTF-8 bytes), so
+# longer ones are fed in pieces (see `_split_long_line`).
 _MAX_LINE_BYTES = 1 << 14
+# The last ASCII whitespace: cutting there never splits a character.
+_LAST_SPACE = re.compile(rb'.*[ \t\v\f]', re.DOTALL)
 
 
 def _describe(paths: Sequence[str]) -> str:
@@ -26,12 +30,30 @@ def _describe(paths: Sequence[str]) -> str:
   return shown if len(paths) <= 3 else f'{shown} and {len(paths) - 3} more'
 
 
-def _read_lines(paths: Sequence[str]) -> Iterator[str]:
-  """Yields the non-blank lines of each text file (gzipped if `.gz`)."""
+def _read_lines(paths: Sequence[str], errors: str,
+                report: DecodeReport | None) -> Iterator[str]:
+  """Yields the lines of each text file (gzipped if `.gz`)."""
   for path in paths:
-    for line in read_lines(path):
-      if line.strip():
-        yield line.strip()
+    yield from read_lines(path, errors, report)
+
+
+def _split_long_line(line: str, limit: int = _MAX_LINE_BYTES) -> Iterator[str]:
+  """Pieces of at most `limit` UTF-8 bytes, cut at whitespace where there is
+  some (else between characters), so that no text is dropped for length."""
+  if len(line) * 4 <= limit:  # No character takes more than 4 bytes.
+    yield line
+    return
+  data = line.encode('utf-8')
+  while len(data) > limit:
+    space = _LAST_SPACE.match(data, 0, limit + 1)
+    cut = space.end() - 1 if space and space.end() > 1 else limit
+    while data[cut] & 0xC0 == 0x80:  # Not inside a character.
+      cut -= 1
+    piece, data = data[:cut].strip(), data[cut:].strip()
+    if piece:
+      yield piece.decode('utf-8')
+  if data:
+    yield data.decode('utf-8')
 
 
 class _SentenceFeed:
@@ -41,8 +63,9 @@ class _SentenceFeed:
   trainer's RuntimeError, so the original is kept to be re-raised.
   """
 
-  def __init__(self, paths: Sequence[str]):
-    self._lines = _read_lines(paths)
+  def __init__(self, lines: Iterable[str]):
+    self._lines = (piece for line in lines if line.strip()
+                   for piece in _split_long_line(line.strip()))
     self.count = 0
     self.error: InputError | None = None
 
@@ -101,8 +124,10 @@ def train_sentencepiece(input_files: Sequence[str],
                         vocab_size: int,
                         *,
                         model_type: str = 'unigram',
-                        max_sentences: int = 2_000_000,
-                        seed: int = 0) -> str:
+                        max_sentences: int = MAX_SENTENCES,
+                        seed: int = 0,
+                        decode_errors: str = 'strict',
+                        report: DecodeReport | None = None) -> str:
   """Trains a SentencePiece model on text files and writes it.
 
   Args:
@@ -115,6 +140,10 @@ def train_sentencepiece(input_files: Sequence[str],
     model_type: 'unigram', 'bpe', 'char' or 'word'.
     max_sentences: how many lines to sample (uniformly) for training.
     seed: seeds the sampling, so rebuilding gives the same sample.
+    decode_errors: a line that is not UTF-8 is an InputError naming it
+      ('strict'), gets U+FFFD for its bad bytes ('replace') or is left out
+      ('skip_line').
+    report: if given, counts the lines replaced or left out.
 
   Returns:
     `output_path`.
@@ -122,7 +151,42 @@ def train_sentencepiece(input_files: Sequence[str],
   Raises:
     InputError: missing or unreadable inputs, no text, or bad arguments.
   """
-  import sentencepiece as spm  # pylint: disable=g-import-not-at-top
+  _check_arguments(output_path, vocab_size, model_type)
+  if decode_errors not in DECODE_ERRORS:
+    raise InputError(f'unknown decode errors mode {decode_errors!r} for '
+                     f'{output_path} (expected one of '
+                     f'{", ".join(DECODE_ERRORS)})')
+  if not input_files:
+    raise InputError(f'no input files given for {output_path}')
+  missing = [p for p in input_files if not gfile().exists(p)]
+  if missing:
+    raise InputError(f'input file(s) not found: {_describe(missing)}')
+  return _train(_read_lines(input_files, decode_errors, report),
+                _describe(input_files), output_path, vocab_size, model_type,
+                max_sentences, seed)
+
+
+def train_sentencepiece_on_lines(lines: Iterable[str],
+                                 output_path: str,
+                                 vocab_size: int,
+                                 *,
+                                 source: str,
+                                 model_type: str = 'unigram',
+                                 max_sentences: int = MAX_SENTENCES,
+                                 seed: int = 0) -> str:
+  """Trains a SentencePiece model on lines of text and writes it.
+
+  As `train_sentencepiece`, for text that is not in files (a TFDS dataset).
+  All of `lines` is read (`max_sentences` of them sampled), so bound a huge
+  stream first. `source` names the text in error messages.
+  """
+  _check_arguments(output_path, vocab_size, model_type)
+  return _train(lines, source, output_path, vocab_size, model_type,
+                max_sentences, seed)
+
+
+def _check_arguments(output_path: str, vocab_size: int,
+                     model_type: str) -> None:
   if not output_path.endswith('.model'):
     raise InputError(f'output path {output_path} must end in .model')
   if model_type not in MODEL_TYPES:
@@ -131,17 +195,17 @@ def train_sentencepiece(input_files: Sequence[str],
   if vocab_size <= len(SPECIAL_TOKENS):
     raise InputError(f'vocab size {vocab_size} for {output_path} must exceed '
                      f'the {len(SPECIAL_TOKENS)} special tokens')
-  if not input_files:
-    raise InputError(f'no input files given for {output_path}')
-  gf = gfile()
-  missing = [p for p in input_files if not gf.exists(p)]
-  if missing:
-    raise InputError(f'input file(s) not found: {_describe(missing)}')
 
+
+def _train(lines: Iterable[str], source: str, output_path: str,
+           vocab_size: int, model_type: str, max_sentences: int,
+           seed: int) -> str:
+  """Trains on `lines` (named `source` in errors) and writes the model."""
+  import sentencepiece as spm  # pylint: disable=g-import-not-at-top
   if hasattr(spm, 'set_random_generator_seed'):
     spm.set_random_generator_seed(seed)
   # Otherwise (SentencePiece < 0.1.99) the input sample is not reproducible.
-  feed = _SentenceFeed(input_files)
+  feed = _SentenceFeed(lines)
   sink = _BytesSink()
   try:
     # minloglevel rather than `logstream`, which needs sys.stderr to have a
@@ -170,17 +234,16 @@ def train_sentencepiece(input_files: Sequence[str],
     if feed.error is not None:
       raise feed.error from None
     if feed.count == 0:
-      raise InputError(
-          f'no text lines in {_describe(input_files)}') from None
+      raise InputError(f'no text lines in {source}') from None
     message = ' '.join(str(e).split())
     raise InputError(
         f'SentencePiece training for {output_path} failed: {message}') from e
   if feed.count == 0 or not sink.data:
-    raise InputError(f'no text lines in {_describe(input_files)}')
+    raise InputError(f'no text lines in {source}')
 
   directory = os.path.dirname(output_path)
   if directory:
-    gf.makedirs(directory)
+    gfile().makedirs(directory)
   # The model goes last: once it exists, its .vocab is complete too.
   vocab_path = output_path[:-len('.model')] + '.vocab'
   _write_atomically(vocab_path, _vocab_text(sink.data).encode('utf-8'))

@@ -44,6 +44,33 @@ def pretraining_config() -> ml_collections.ConfigDict:
   c.objective.generator_weight = 1.0
   c.objective.discriminator_weight = 50.0
   c.objective.temperature = 1.0  # generator sampling
+  c.objective.share_embeddings = True  # False: the generator has its own
+  # The masked-LM family ('mlm': BERT, ALBERT, SpanBERT; 'distillation').
+  c.objective.examples = 'segments'  # instance builder: 'segments' (ELECTRA
+  #   §1.9), 'pairs' (BERT/ALBERT NSP/SOP pairs §1.1), 'blocks' (SpanBERT §1.5)
+  c.objective.sentence_task = 'none'  # 'nsp' | 'sop' | 'none' (needs pairs)
+  c.objective.short_seq_prob = 0.1  # pairs/blocks: a shorter target length
+  c.objective.dupe_factor = 1  # pairs: passes over the documents
+  c.objective.masking = 'token'  # 'token' | 'whole_word' | 'ngram' | 'span'
+  #   | 'smoothed' (DistilBERT: rare tokens favoured)
+  c.objective.max_predictions = 0  # 0: int((mask_prob + 0.005) * seq_len)
+  c.objective.random_token_prob = 0.0  # BERT 0.1 (80/10/10); ELECTRA 0
+  c.objective.ngram_max = 3  # ALBERT n-gram masking, p(n) ~ 1/n
+  c.objective.span_geometric_p = 0.2  # SpanBERT span lengths in words
+  c.objective.span_lower = 1
+  c.objective.span_upper = 10
+  c.objective.sbo_weight = 0.0  # SpanBERT span-boundary objective, 1.0
+  c.objective.sbo_max_targets = 15
+  c.objective.sbo_position_size = 200
+  # Distillation (§1.11): loss = kl * T^2 * KL + mlm * CE + cosine * (1-cos)
+  # (+ TinyBERT's hidden / attention matching when their weights are > 0).
+  c.objective.distill_temperature = 2.0
+  c.objective.kl_weight = 5.0
+  c.objective.mlm_weight = 2.0
+  c.objective.cosine_weight = 1.0
+  c.objective.hidden_weight = 0.0
+  c.objective.attention_weight = 0.0
+  c.objective.init_from_teacher = True  # student layers from every other one
 
   c.model = ml_collections.ConfigDict()  # the discriminator / main encoder
   c.model.hidden_size = 256
@@ -61,6 +88,9 @@ def pretraining_config() -> ml_collections.ConfigDict:
   c.model.compute_dtype = 'float32'  # 'bfloat16' on TPU/GPU
   c.model.param_dtype = 'float32'  # master weights stay f32
   c.model.remat = 'none'  # 'none' | 'full' | 'dots'
+  c.model.share_layers = 'none'  # ALBERT: 'all' | 'attention' | 'ffn'
+  c.model.num_layer_groups = 1  # layer i uses group int(i * groups / layers)
+  c.model.projection_init = 'glorot_uniform'  # E->H: 'truncated_normal' ALBERT
 
   c.data = ml_collections.ConfigDict()
   c.data.source = 'corpus'  # or 'synthetic': random ids, no TensorFlow needed
@@ -78,11 +108,18 @@ def pretraining_config() -> ml_collections.ConfigDict:
   c.data.seed = 0
   c.data.cache_dir = ''  # vocab + built examples; default $LM_JAX_CACHE or ~/.cache/lm_jax
   c.data.prefetch = 2
+  # Held-out MLM evaluation every train.eval_every steps (fixed masks).
+  c.data.eval_files = ''  # comma-separated globs; empty: no evaluation
+  c.data.eval_batches = 0  # 0: the whole eval set
+  # Undecodable bytes in a text file: 'strict' (error naming file and line),
+  # 'replace' (U+FFFD) or 'skip_line'; affected lines are counted in the log.
+  c.data.decode_errors = 'strict'
 
   c.optim = ml_collections.ConfigDict()
   c.optim.learning_rate = 5e-4
   c.optim.schedule = 'linear'  # 'linear' | 'polynomial' | 'cosine'
   c.optim.warmup_steps = 10_000
+  c.optim.warmup = 'multiply'  # ELECTRA; 'replace' for BERT/ALBERT (§3.2)
   c.optim.decay_power = 1.0  # polynomial only
   c.optim.b1 = 0.9
   c.optim.b2 = 0.999
@@ -90,6 +127,8 @@ def pretraining_config() -> ml_collections.ConfigDict:
   c.optim.bias_correction = False  # BERT/ELECTRA's Adam has none
   c.optim.weight_decay = 0.01  # not on LayerNorm parameters or biases
   c.optim.clip_norm = 1.0  # global norm; 0 disables
+  c.optim.decay_all_params = False  # True: LayerNorm and biases too (SpanBERT)
+  c.optim.trust_ratio = False  # LAMB's per-tensor ||w||/||update|| (ALBERT)
 
   c.train = ml_collections.ConfigDict()
   c.train.num_steps = 1_000_000  # length of the run and of the LR schedule
@@ -99,6 +138,10 @@ def pretraining_config() -> ml_collections.ConfigDict:
   c.train.keep_checkpoints = 3
   c.train.async_checkpoints = True
   c.train.seed = 0  # parameter init, dropout, generator sampling
+  c.train.eval_every = 1000  # with data.eval_files
+
+  # Distillation: the teacher's lm_jax workdir (its latest checkpoint).
+  c.teacher_checkpoint = ''
 
   c.mesh = ml_collections.ConfigDict()
   c.mesh.data = 1  # -1: all devices not used by the other axes
@@ -118,7 +161,8 @@ def check(config) -> None:
     problems.append(f'train.num_steps must be positive, got {config.train.num_steps}')
   if config.train.stop_at_step < 0:
     problems.append('train.stop_at_step must be >= 0')
-  for key in ('log_every', 'checkpoint_every', 'keep_checkpoints'):
+  for key in ('log_every', 'checkpoint_every', 'keep_checkpoints',
+              'eval_every'):
     if config.train[key] <= 0:
       problems.append(f'train.{key} must be positive, got {config.train[key]}')
   if config.data.seed < 0 or config.train.seed < 0:
@@ -136,5 +180,72 @@ def check(config) -> None:
   for key in ('compute_dtype', 'param_dtype'):
     if config.model[key] not in ('float32', 'bfloat16', 'float16'):
       problems.append(f'model.{key} must be float32, bfloat16 or float16')
+  if config.data.decode_errors not in ('strict', 'replace', 'skip_line'):
+    problems.append(f'data.decode_errors must be strict, replace or skip_line, '
+                    f'got {config.data.decode_errors!r}')
   if problems:
     raise InputError('; '.join(problems))
+
+
+def bert_pretraining_config() -> ml_collections.ConfigDict:
+  """BERT's recipe (§1.1, §1.2, §3.3) at Base size; bert_small/base/large
+  and the distillation teacher start here.
+
+  Sentence pairs with NSP, MLM 15% with 80% [MASK] / 10% random / 10% kept
+  per token, the prediction budget following the sequence length
+  (max_predictions 0 = int((p + 0.005) L): 19 at 128, 79 at 512, so the
+  128-then-512 recipe is a change of data.seq_len alone), batch 256, lr 1e-4
+  with 10k warmup replaced by linear decay over 1M steps, Adam without bias
+  correction (eps 1e-6, weight decay 0.01, clip 1.0: the defaults).
+  """
+  c = pretraining_config()
+  c.objective.name = 'mlm'
+  c.objective.examples = 'pairs'
+  c.objective.sentence_task = 'nsp'
+  c.objective.short_seq_prob = 0.1
+  c.objective.masking = 'token'
+  c.objective.mask_token_prob = 0.8
+  c.objective.random_token_prob = 0.1
+  c.objective.max_predictions = 0
+  set_shape(c, hidden=768, layers=12)
+  # Exact erf GELU as PyTorch/HF BERT (the TF release used the tanh
+  # approximation: model.activation=gelu_tanh).
+  c.model.activation = 'gelu'
+  c.data.seq_len = 128
+  c.data.batch_size = 256
+  c.optim.learning_rate = 1e-4
+  c.optim.warmup_steps = 10_000
+  c.optim.warmup = 'replace'
+  c.train.num_steps = 1_000_000
+  return c
+
+
+def set_shape(c, *, hidden: int, layers: int, embedding: int | None = None):
+  """The BERT/ELECTRA body of a given width and depth (§2.2): heads H/64,
+  FFN 4H, E = H unless given."""
+  c.model.hidden_size = hidden
+  c.model.num_layers = layers
+  c.model.num_heads = max(1, hidden // 64)
+  c.model.intermediate_size = 4 * hidden
+  c.model.embedding_size = embedding or hidden
+
+
+def set_tiny(c, *, embedding: int | None = None):
+  """The `:tiny` variant every config offers: a 2-layer model that trains on
+  the embedded corpus in well under a minute on 2 CPU cores, checkpointing
+  several times on the way. Objective settings stay the config's own."""
+  set_shape(c, hidden=64, layers=2, embedding=embedding)
+  c.model.num_heads = 2
+  c.data.vocab_size = 4000
+  c.data.seq_len = 64
+  c.data.batch_size = 32
+  c.optim.learning_rate = 2e-3
+  c.optim.warmup_steps = 30
+  c.train.num_steps = 300
+  c.train.log_every = 25
+  c.train.checkpoint_every = 100
+  c.train.eval_every = 100
+
+
+def unknown_variant(file: str, variant: str, known: str):
+  return ValueError(f'unknown variant {variant!r} of {file}; known: {known}')

@@ -6,9 +6,22 @@ import time
 
 from tensorboardX import SummaryWriter
 
-PROGRESS_KEYS = (('loss', 'loss', '.3f'), ('mlm_accuracy', 'gen_acc', '.3f'),
-                 ('disc_accuracy', 'disc_acc', '.3f'),
-                 ('learning_rate', 'lr', '.2e'))
+
+
+def progress_fields(row: dict) -> list[str]:
+  """'loss', then each head's loss and accuracy (mlm, nsp, sbo, disc, ...),
+  then the learning rate."""
+  heads = sorted({k.rsplit('_', 1)[0] for k in row
+                  if k != 'loss' and (k.endswith('_loss')
+                                      or k.endswith('_accuracy'))})
+  parts = [f'loss {row["loss"]:.3f}'] if 'loss' in row else []
+  for head in heads:
+    for suffix, label in (('loss', 'loss'), ('accuracy', 'acc')):
+      if f'{head}_{suffix}' in row:
+        parts.append(f'{head}_{label} {row[f"{head}_{suffix}"]:.3f}')
+  if 'learning_rate' in row:
+    parts.append(f'lr {row["learning_rate"]:.2e}')
+  return parts
 
 
 def _duration(seconds: float) -> str:
@@ -52,19 +65,29 @@ class MetricLogger:
     self._last_step, self._last_time = step, now
     if not self._primary:
       return
-    parts = [f'step {step}/{self._num_steps}']
-    parts += [f'{label} {row[k]:{fmt}}' for k, label, fmt in PROGRESS_KEYS
-              if k in row]
+    parts = [f'step {step}/{self._num_steps}'] + progress_fields(row)
     if 'tokens_per_second' in row:
       parts.append(f'tok/s {row["tokens_per_second"]:,.0f}')
     parts.append(f'ETA {eta}')
     self._print(' | '.join(parts))
+    self._append(row)
+
+  def write_eval(self, step: int, results: dict) -> None:
+    """Held-out figures: one progress line, and a row of `eval_*` keys."""
+    if not self._primary:
+      return
+    row = {'step': step, **{f'eval_{k}': float(v) for k, v in results.items()}}
+    self._print(f'eval at step {step} | ' + ' | '.join(
+        f'{k} {float(v):.4f}' for k, v in sorted(results.items())))
+    self._append(row)
+
+  def _append(self, row: dict) -> None:
     with open(self._jsonl_path, 'a') as f:
       f.write(json.dumps(row) + '\n')
     if self._tb is not None:
       for key, value in row.items():
         if key != 'step':
-          self._tb.add_scalar(key, value, step)
+          self._tb.add_scalar(key, value, row['step'])
       self._tb.flush()
 
   def close(self) -> None:

@@ -10,9 +10,11 @@ from lm_jax.errors import InputError
 
 
 def learning_rate_schedule(optim_cfg, num_steps: int) -> optax.Schedule:
-  """lr(t) = base * min(1, t / warmup) * decay(t / num_steps).
+  """lr(t) = base * warm(t) * decay(t / num_steps) (§3.2).
 
-  Warmup multiplies the decay, both acting from step 0, as in ELECTRA.
+  optim.warmup = 'multiply': warm = min(1, t / warmup), multiplying the decay,
+  both acting from step 0, as in ELECTRA. 'replace': base * t / warmup while
+  t < warmup, then the decayed value, as in BERT and ALBERT.
   decay: linear 1 - x, polynomial (1 - x)^power, cosine (1 + cos(pi x)) / 2.
   """
   base, warmup = optim_cfg.learning_rate, optim_cfg.warmup_steps
@@ -20,6 +22,10 @@ def learning_rate_schedule(optim_cfg, num_steps: int) -> optax.Schedule:
   if kind not in ('linear', 'polynomial', 'cosine'):
     raise InputError(f'unknown optim.schedule {kind!r}; use linear, '
                      'polynomial or cosine')
+  if optim_cfg.warmup not in ('multiply', 'replace'):
+    raise InputError(f'unknown optim.warmup {optim_cfg.warmup!r}; use '
+                     'multiply or replace')
+  replace = optim_cfg.warmup == 'replace'
 
   def schedule(step):
     t = jnp.asarray(step, jnp.float32)
@@ -30,8 +36,11 @@ def learning_rate_schedule(optim_cfg, num_steps: int) -> optax.Schedule:
       decay = (1.0 - x) ** power
     else:
       decay = 0.5 * (1.0 + jnp.cos(jnp.pi * x))
-    warm = jnp.minimum(1.0, t / warmup) if warmup > 0 else 1.0
-    return base * warm * decay
+    if warmup <= 0:
+      return base * decay
+    if replace:
+      return base * jnp.where(t < warmup, t / warmup, decay)
+    return base * jnp.minimum(1.0, t / warmup) * decay
 
   return schedule
 
@@ -74,6 +83,12 @@ def weight_decay_mask(params):
 
 def make_optimizer(optim_cfg, num_steps: int
                    ) -> tuple[optax.GradientTransformation, optax.Schedule]:
+  """clip -> Adam -> decoupled weight decay [-> LAMB trust ratio] -> lr.
+
+  optim.decay_all_params applies weight decay to LayerNorm and biases too
+  (SpanBERT's fairseq Adam); optim.trust_ratio scales each tensor's update by
+  ||w|| / ||update|| (LAMB, ALBERT), on the tensors that decay.
+  """
   schedule = learning_rate_schedule(optim_cfg, num_steps)
   if optim_cfg.bias_correction:
     adam = optax.scale_by_adam(optim_cfg.b1, optim_cfg.b2, optim_cfg.eps)
@@ -84,8 +99,12 @@ def make_optimizer(optim_cfg, num_steps: int
   if optim_cfg.clip_norm > 0:
     parts.append(optax.clip_by_global_norm(optim_cfg.clip_norm))
   parts.append(adam)
+  mask = (lambda params: jax.tree.map(lambda _: True, params)
+          ) if optim_cfg.decay_all_params else weight_decay_mask
   if optim_cfg.weight_decay > 0:
-    parts.append(optax.add_decayed_weights(optim_cfg.weight_decay,
-                                           mask=weight_decay_mask))
+    parts.append(optax.add_decayed_weights(optim_cfg.weight_decay, mask=mask))
+  if optim_cfg.trust_ratio:
+    # optax sets the ratio to 1 where either norm is 0, as ALBERT does.
+    parts.append(optax.masked(optax.scale_by_trust_ratio(), mask))
   parts.append(optax.scale_by_learning_rate(schedule))
   return optax.chain(*parts), schedule

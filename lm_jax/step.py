@@ -2,7 +2,9 @@
 
 One step for every objective: the objective's loss is the only part that
 knows which model it trains. Randomness comes from fold_in(key, step), so a
-resumed run draws the same dropout masks and generator samples.
+resumed run draws the same dropout masks and generator samples. `frozen`
+holds parameters the loss reads but never trains (a distillation teacher):
+they get no gradient and no optimizer state.
 """
 import functools
 
@@ -12,11 +14,12 @@ import optax
 from lm_jax.train_state import TrainState
 
 
-def train_step(state: TrainState, batch: dict, *, model, loss_fn, tx,
+def train_step(state: TrainState, batch: dict, frozen, *, model, loss_fn, tx,
                schedule, seed: int, objective_cfg):
   rng = jax.random.fold_in(jax.random.key(seed), state.step)
   grad_fn = jax.value_and_grad(
-      lambda p: loss_fn(model, p, batch, rng, objective_cfg), has_aux=True)
+      lambda p: loss_fn(model, p, batch, rng, objective_cfg, frozen),
+      has_aux=True)
   (_, metrics), grads = grad_fn(state.params)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   params = optax.apply_updates(state.params, updates)
@@ -26,11 +29,13 @@ def train_step(state: TrainState, batch: dict, *, model, loss_fn, tx,
                     opt_state=opt_state), metrics
 
 
-def jit_train_step(state_shardings, batch_sharding, **step_kwargs):
+def jit_train_step(state_shardings, batch_sharding, frozen_shardings,
+                   **step_kwargs):
   """jit with explicit layouts; the input state is donated to the output."""
   replicated = jax.sharding.NamedSharding(batch_sharding.mesh,
                                           jax.sharding.PartitionSpec())
   return jax.jit(functools.partial(train_step, **step_kwargs),
-                 in_shardings=(state_shardings, batch_sharding),
+                 in_shardings=(state_shardings, batch_sharding,
+                               frozen_shardings),
                  out_shardings=(state_shardings, replicated),
                  donate_argnums=0)

@@ -8,13 +8,13 @@ Re-running with the same workdir resumes from its latest checkpoint. Bad input
 mesh) ends with one `error: ...` line and exit status 2.
 """
 import os
-import sys
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
 from data_pipelines.cache import cache_root
 from lm_jax import trainer
+from lm_jax.cli import fail, last_line, parse_flags
 from lm_jax.errors import InputError
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file[:variant].',
@@ -24,31 +24,6 @@ _DISTRIBUTED = flags.DEFINE_bool(
     'distributed', False, 'Call jax.distributed.initialize() first (multi-host, '
     'e.g. every worker of a TPU pod slice).')
 flags.mark_flags_as_required(['config', 'workdir'])
-
-
-def fail(message: str):
-  print(f'error: {message}', file=sys.stderr)
-  sys.exit(2)
-
-
-def last_line(error: Exception) -> str:
-  lines = [l.strip() for l in str(error).splitlines() if l.strip()]
-  return lines[-1] if lines else type(error).__name__
-
-
-def parse_flags(argv):
-  """absl's flag parsing, with one-line errors instead of tracebacks."""
-  try:
-    return flags.FLAGS(argv)
-  except Exception as e:  # pylint: disable=broad-except
-    message = last_line(e)
-    if isinstance(e, (AttributeError, KeyError)):  # a locked ConfigDict's miss
-      key = message.strip('"\'')
-      culprits = [a.split('=')[0] for a in argv[1:]
-                  if a.startswith('--config.') and key in a.split('=')[0]]
-      message = (f'unknown config key in {culprits[0]}' if culprits
-                 else f'unknown config key {key!r}')
-    fail(message)
 
 
 def main(argv):

@@ -7,12 +7,17 @@ import signal
 
 import jax
 
-from data_pipelines import inputs
-from lm_jax import config_base, sharding, training
+from data_pipelines import inputs, tf_cpu
+from lm_jax import config_base, evaluation, sharding, training
+from lm_jax import checkpointing
 from lm_jax.checkpointing import Checkpointer
 from lm_jax.errors import InputError
 from lm_jax.metrics import MetricLogger
 from lm_jax.objectives import get_objective
+
+# The workdir's own copy of the vocabulary: evaluation, fine-tuning and
+# distillation read it from there, whatever happens to the cache.
+VOCAB_DIR = 'vocab'
 
 # Parts of the config a checkpoint cannot be resumed under if changed (the
 # vocabulary is compared by content). Batch size, sequence length, data and
@@ -32,6 +37,7 @@ def run(config, workdir: str, *, print_fn=_print_now) -> dict:
   log = print_fn if jax.process_index() == 0 else lambda line: None
   config_base.check(config)
   objective = get_objective(config.objective.name)
+  objective.check(config)
   num_hosts, host = jax.process_count(), jax.process_index()
   stop_step = config.train.stop_at_step or config.train.num_steps
 
@@ -44,6 +50,18 @@ def run(config, workdir: str, *, print_fn=_print_now) -> dict:
 
   # 2. The input's static part: the vocabulary and built examples.
   train_input = inputs.training_input(config, objective, host, num_hosts, log)
+  if train_input.vocab_path and host == 0:
+    _keep_vocabulary(train_input.vocab_path, workdir)
+  eval_batches = None
+  if config.data.eval_files:
+    if num_hosts > 1 and not config.data.eval_batches:
+      raise InputError('multi-host evaluation needs data.eval_batches > 0 '
+                       '(every host runs that many eval steps)')
+    num_eval, eval_batches = inputs.eval_input(
+        config, objective, train_input.tokenizer, train_input.vocab_id,
+        config.data.eval_files, host, num_hosts, log)
+    log(f'Evaluation: {num_eval:,} held-out examples on this host, every '
+        f'{config.train.eval_every} steps.')
 
   # 3. Model, optimizer, the abstract state and its shardings, the step.
   with sharding.use(mesh, rules):
@@ -51,17 +69,25 @@ def run(config, workdir: str, *, print_fn=_print_now) -> dict:
                                rules)
     for note in run_parts.replicated_dims:
       log(f'Replicated: {note}')
-    log(f'Model: {objective.name}, {run_parts.num_params:,} parameters, '
-        f'vocabulary {train_input.vocab_size:,}, {train_input.summary}')
+    frozen_note = (f' (+ {run_parts.num_frozen_params:,} frozen)'
+                   if run_parts.num_frozen_params else '')
+    log(f'Model: {objective.name}, {run_parts.num_params:,} parameters'
+        f'{frozen_note}, vocabulary {train_input.vocab_size:,}, '
+        f'{train_input.summary}')
+    frozen = {}
+    if objective.frozen_keys:
+      frozen = objective.restore_frozen(config, run_parts.frozen_target(),
+                                        train_input.vocab_id)
 
     # 4. Restore the latest checkpoint, or initialise on the devices.
     checkpointer = Checkpointer(
-        os.path.join(workdir, 'checkpoints'),
+        os.path.join(workdir, checkpointing.CHECKPOINTS),
         every=config.train.checkpoint_every, keep=config.train.keep_checkpoints,
         use_async=config.train.async_checkpoints)
     meta = {'config': json.loads(config.to_json()),
             'vocab_id': train_input.vocab_id,
-            'vocab_size': train_input.vocab_size}
+            'vocab_size': train_input.vocab_size,
+            'vocab_file': os.path.basename(train_input.vocab_path)}
     start_step = checkpointer.latest_step() or 0
     try:
       if start_step:
@@ -69,7 +95,7 @@ def run(config, workdir: str, *, print_fn=_print_now) -> dict:
         state = checkpointer.restore(start_step, run_parts.restore_target())
         log(f'Resumed from the checkpoint at step {start_step}.')
       else:
-        state = run_parts.init(jax.random.key(config.train.seed))
+        state = run_parts.init(jax.random.key(config.train.seed), frozen)
     except InputError:
       checkpointer.close()
       raise
@@ -95,7 +121,7 @@ def run(config, workdir: str, *, print_fn=_print_now) -> dict:
       while step < stop_step:
         batch = sharding.global_batch(next(local_batches),
                                       run_parts.batch_sharding)
-        state, metrics = run_parts.step(state, batch)
+        state, metrics = run_parts.step(state, batch, frozen)
         step += 1
         if pending is not None:
           last = jax.device_get(pending[1])
@@ -106,6 +132,10 @@ def run(config, workdir: str, *, print_fn=_print_now) -> dict:
           logger.start_clock(step)
         if step % config.train.log_every == 0 or step == stop_step:
           pending = (step, metrics)
+        if eval_batches is not None and (step % config.train.eval_every == 0
+                                         or step == stop_step):
+          results = evaluation.run(run_parts, state.params, eval_batches)
+          logger.write_eval(step, results)
         stopping = stop_requested()
         checkpointer.save(step, state, meta, force=stopping or step == stop_step)
         if stopping:
@@ -134,6 +164,16 @@ def _check_resumable(saved: dict, current: dict) -> None:
   if saved.get('vocab_id') != current['vocab_id']:
     raise InputError('the workdir holds a checkpoint trained with a different '
                      'vocabulary; use a new --workdir to start another run')
+
+
+def _keep_vocabulary(vocab_path: str, workdir: str) -> None:
+  """Copies the vocabulary file into the workdir (once)."""
+  gfile = tf_cpu.tf().io.gfile
+  target = os.path.join(workdir, VOCAB_DIR, os.path.basename(vocab_path))
+  if not gfile.exists(target):
+    gfile.makedirs(os.path.dirname(target))
+    gfile.copy(vocab_path, target + '.tmp', overwrite=True)
+    gfile.rename(target + '.tmp', target, overwrite=True)
 
 
 def _diff(old, new) -> str:

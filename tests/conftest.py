@@ -31,12 +31,7 @@ def _private_cache(tmp_path_factory, monkeypatch):
 
 def load_config(variant: str = ''):
   """configs/electra_small.py[:variant], as the command line would load it."""
-  import importlib.util  # pylint: disable=g-import-not-at-top
-  spec = importlib.util.spec_from_file_location(
-      'electra_small', os.path.join(REPO, 'configs', 'electra_small.py'))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(variant)
+  return load_named_config('electra_small', variant)
 
 
 @pytest.fixture
@@ -56,3 +51,42 @@ def micro_config():
   c.train.checkpoint_every = 4
   c.train.async_checkpoints = False
   return c
+
+
+def load_named_config(name: str, variant: str = ''):
+  """configs/<name>.py[:variant], as the command line would load it."""
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  spec = importlib.util.spec_from_file_location(
+      name, os.path.join(REPO, 'configs', f'{name}.py'))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(variant)
+
+
+# Steps of the `:tiny` runs the learning and evaluation tests share.
+TINY_STEPS = 150
+
+
+@pytest.fixture(scope='session')
+def tiny_runs(tmp_path_factory):
+  """name -> workdir of configs/<name>.py:tiny trained for TINY_STEPS on the
+  embedded corpus, trained on first request (the teacher of `distilbert` is
+  the `bert_base` run)."""
+  from lm_jax import trainer  # pylint: disable=g-import-not-at-top
+  runs = {}
+
+  def get(name: str) -> str:
+    if name not in runs:
+      config = load_named_config(name, 'tiny')
+      config.train.num_steps = TINY_STEPS
+      config.train.log_every = 10
+      config.train.checkpoint_every = TINY_STEPS
+      config.train.async_checkpoints = False
+      if name == 'distilbert':
+        config.teacher_checkpoint = get('bert_base')
+      workdir = str(tmp_path_factory.mktemp(f'tiny_{name}'))
+      trainer.run(config, workdir, print_fn=lambda line: None)
+      runs[name] = workdir
+    return runs[name]
+
+  return get

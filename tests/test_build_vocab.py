@@ -10,6 +10,7 @@ from absl import flags
 import pytest
 
 from data_pipelines import build_vocab
+from data_pipelines import sources
 from data_pipelines import spm_training
 from data_pipelines import tokenizers
 from lm_jax.errors import InputError
@@ -112,8 +113,8 @@ def test_model_appears_only_when_complete(corpus, tmp_path, monkeypatch):
   seen_during_training = []
   read_lines = spm_training._read_lines
 
-  def spying_read_lines(paths):
-    for line in read_lines(paths):
+  def spying_read_lines(*args):
+    for line in read_lines(*args):
       seen_during_training.append(sorted(os.listdir(tmp_path)))
       yield line
 
@@ -159,6 +160,90 @@ def test_not_utf8(tmp_path):
     spm_training.train_sentencepiece([str(bad)], str(tmp_path / 'm.model'), 300)
 
 
+@pytest.mark.parametrize('errors, lines', [
+    ('replace', ['fine', '\ufffd\ufffd']),
+    ('skip_line', ['fine']),
+])
+def test_decode_errors(corpus, tmp_path, errors, lines):
+  """Lines that are not UTF-8 are replaced or left out, and counted."""
+  bad = tmp_path / 'bad.txt'
+  bad.write_bytes(b'fine\n\xff\xfe\n')
+  report = sources.DecodeReport(errors)
+  out = spm_training.train_sentencepiece(
+      corpus + [str(bad)], str(tmp_path / 'm.model'), 300,
+      decode_errors=errors, report=report)
+  assert tokenizers.SentencePieceTokenizer(out).mask_id == 4
+  assert report.bad_lines == 1 and f'{bad}:2' in report.summary()
+  assert list(spm_training._read_lines([str(bad)], errors, None)) == lines
+
+
+def test_unknown_decode_errors_mode(corpus, tmp_path):
+  with pytest.raises(InputError, match="unknown decode errors mode 'ignore'"):
+    spm_training.train_sentencepiece(corpus, str(tmp_path / 'm.model'), 300,
+                                     decode_errors='ignore')
+
+
+# A 100 kB line: a whole document on one line, as web corpora often have.
+_GREEK = ['αλφα', 'βητα', 'γαμμα', 'δελτα', 'ζητα', 'θητα', 'καππα', 'λαμδα']
+
+
+def _long_line(n_bytes: int = 100_000) -> str:
+  rng = random.Random(1)
+  words, size = [], 0
+  while size < n_bytes:
+    words.append(rng.choice(_GREEK))
+    size += len(words[-1].encode('utf-8')) + 1
+  return ' '.join(words)
+
+
+def test_a_single_long_line_is_trained_on(tmp_path):
+  """SentencePiece drops lines over its length limit; they are fed in
+  pieces, so a file holding one 100 kB line is enough text."""
+  path = tmp_path / 'long.txt'
+  path.write_text(_long_line() + '\n', encoding='utf-8')
+  out = spm_training.train_sentencepiece([str(path)],
+                                         str(tmp_path / 'm.model'), 40)
+  tok = tokenizers.SentencePieceTokenizer(out)
+  ids = tok.encode('γαμμα δελτα')
+  assert ids and tok.unk_id not in ids
+
+
+def test_long_line_among_short_ones_counts(corpus, tmp_path):
+  """The long line's text (Greek, found nowhere else) gets into the
+  vocabulary beside the short lines' English."""
+  path = tmp_path / 'mixed.txt'
+  path.write_text('\n'.join(_corpus_lines(50) + [_long_line()]
+                            + _corpus_lines(50)) + '\n', encoding='utf-8')
+  tok = tokenizers.SentencePieceTokenizer(spm_training.train_sentencepiece(
+      [str(path)], str(tmp_path / 'm.model'), 300))
+  for text in ('καππα λαμδα', 'the old sailor'):
+    ids = tok.encode(text)
+    assert tok.unk_id not in ids and tok.decode(ids) == text
+
+
+def test_long_line_split_at_spaces():
+  line = _long_line(40_000)
+  pieces = list(spm_training._split_long_line(line, 1000))
+  assert all(0 < len(p.encode('utf-8')) <= 1000 for p in pieces)
+  assert ' '.join(pieces) == line
+
+
+@pytest.mark.parametrize('line', [
+    'a€β' * 5000,  # 1-, 3- and 2-byte characters, no whitespace.
+    'x' * 3000 + ' ' + 'y' * 2000 + ' z',
+])
+def test_long_word_split_between_characters(line):
+  pieces = list(spm_training._split_long_line(line, 1000))
+  assert all(0 < len(p.encode('utf-8')) <= 1000 for p in pieces)
+  assert ''.join(pieces) == line.replace(' ', '')
+
+
+def test_line_at_the_limit_is_one_piece():
+  line = 'word ' * 199 + 'words'
+  assert len(line.encode('utf-8')) == 1000
+  assert list(spm_training._split_long_line(line, 1000)) == [line]
+
+
 @pytest.mark.parametrize('output, vocab_size, model_type, message', [
     ('m.bin', 300, 'unigram', 'must end in .model'),
     ('m.model', 5, 'unigram', 'must exceed'),
@@ -189,6 +274,18 @@ def test_cli_writes_model(corpus, tmp_path, parse_flags, capsys):
   assert build_vocab.main(['build_vocab']) == 0
   assert tokenizers.SentencePieceTokenizer(str(out)).mask_id == 4
   assert str(out) in capsys.readouterr().out
+
+
+def test_cli_decode_errors_warns(corpus, tmp_path, parse_flags, capsys):
+  bad = tmp_path / 'bad.txt'
+  bad.write_bytes(b'fine\n\xff\xfe\n')
+  out = tmp_path / 'cli.model'
+  parse_flags(f'--input={corpus[0]},{bad}', f'--output={out}',
+              '--vocab_size=300', '--decode_errors=skip_line')
+  assert build_vocab.main(['build_vocab']) == 0
+  assert capsys.readouterr().err == (
+      f'warning: 1 line with undecodable bytes skipped (first at {bad}:2)\n')
+  assert out.exists()
 
 
 def test_cli_glob_matching_nothing(corpus, tmp_path, parse_flags, capsys):

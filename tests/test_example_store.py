@@ -12,11 +12,12 @@ SEQ_LEN = 8
 
 
 def _rows(count: int, offset: int = 0):
-  """Distinct (ids, segments) rows: row i holds ids offset + i*L ... ."""
+  """Distinct (ids, segments, label) rows: row i holds ids offset + i*L ...
+  and label i % 2."""
   for i in range(count):
     ids = np.arange(SEQ_LEN, dtype=np.int32) + offset + i * SEQ_LEN
     segments = (np.arange(SEQ_LEN) >= i % SEQ_LEN).astype(np.int32)
-    yield ids, segments
+    yield ids, segments, i % 2
 
 
 def _leftovers(directory) -> list[str]:
@@ -35,10 +36,11 @@ class TestRoundTrip:
     assert len(store) == 5
     assert store.seq_len == SEQ_LEN
     assert store.meta['source'] == 'made up'
-    ids, segments = store.gather(np.arange(5))
+    ids, segments, labels = store.gather(np.arange(5))
     assert ids.dtype == segments.dtype == np.int32
     np.testing.assert_array_equal(ids, [r[0] for r in rows])
     np.testing.assert_array_equal(segments, [r[1] for r in rows])
+    np.testing.assert_array_equal(labels, [r[2] for r in rows])
     assert not _leftovers(directory)
 
   def test_many_rows_across_write_chunks(self, tmp_path):
@@ -47,7 +49,7 @@ class TestRoundTrip:
     write_store(directory, _rows(5000), SEQ_LEN, {})
     store = ExampleStore(directory)
     assert len(store) == 5000
-    ids, _ = store.gather(np.array([0, 4095, 4096, 4999]))
+    ids, _, _ = store.gather(np.array([0, 4095, 4096, 4999]))
     np.testing.assert_array_equal(ids[:, 0], [0, 4095 * SEQ_LEN,
                                               4096 * SEQ_LEN, 4999 * SEQ_LEN])
 
@@ -57,10 +59,11 @@ class TestRoundTrip:
     rows = list(_rows(6))
     write_store(directory, iter(rows), SEQ_LEN, {})
     order = np.array([4, 1, 4, 0, 5, 1, 1])
-    ids, segments = ExampleStore(directory).gather(order)
+    ids, segments, labels = ExampleStore(directory).gather(order)
     assert ids.shape == segments.shape == (len(order), SEQ_LEN)
     np.testing.assert_array_equal(ids, [rows[i][0] for i in order])
     np.testing.assert_array_equal(segments, [rows[i][1] for i in order])
+    np.testing.assert_array_equal(labels, [rows[i][2] for i in order])
     assert ids.flags.c_contiguous and segments.flags.c_contiguous
 
 
@@ -85,7 +88,7 @@ class TestFailures:
     with pytest.raises(InputError, match='bad line'):
       write_store(directory, failing_rows(), SEQ_LEN, {})
     assert not _leftovers(directory)
-    ids, _ = ExampleStore(directory).gather(np.arange(3))
+    ids, _, _ = ExampleStore(directory).gather(np.arange(3))
     np.testing.assert_array_equal(ids, [r[0] for r in _rows(3)])
 
 
@@ -108,7 +111,18 @@ class TestReplace:
     assert seen_while_writing == [('old', 3)] * 4
     store = ExampleStore(directory)
     assert (store.meta['source'], len(store)) == ('new', 4)
-    ids, _ = store.gather(np.arange(4))
+    ids, _, _ = store.gather(np.arange(4))
     np.testing.assert_array_equal(ids, [r[0] for r in _rows(4, offset=1000)])
     assert not _leftovers(directory)
     assert os.listdir(tmp_path) == ['store']
+
+
+def test_token_counts_cover_every_row(tmp_path):
+  """Counts of each id over all rows, across write chunks, padded to V."""
+  directory = str(tmp_path / 'store')
+  rows = [(np.full(SEQ_LEN, i % 7, np.int32), np.zeros(SEQ_LEN, np.int32), 0)
+          for i in range(5000)]
+  write_store(directory, iter(rows), SEQ_LEN, {})
+  counts = ExampleStore(directory).token_counts(10)
+  expected = np.bincount([i % 7 for i in range(5000)], minlength=10) * SEQ_LEN
+  np.testing.assert_array_equal(counts, expected)

@@ -13,7 +13,8 @@ from lm_jax.errors import InputError
 def optim_cfg(**overrides):
   c = dict(learning_rate=1.0, schedule='linear', warmup_steps=10,
            decay_power=1.0, b1=0.9, b2=0.999, eps=1e-6, bias_correction=False,
-           weight_decay=0.0, clip_norm=0.0)
+           weight_decay=0.0, clip_norm=0.0, warmup='multiply',
+           decay_all_params=False, trust_ratio=False)
   c.update(overrides)
   return ml_collections.ConfigDict(c)
 
@@ -90,3 +91,38 @@ def test_decoupled_weight_decay_and_clipping():
   clipped = np.array([300.0, 400.0]) / 500.0
   np.testing.assert_allclose(updates['dense']['kernel'], -(adam(clipped[0]) + 0.2), rtol=1e-4)
   np.testing.assert_allclose(updates['dense']['bias'], -adam(clipped[1]), rtol=1e-4)
+
+
+def test_bert_warmup_replaces_the_decay():
+  """§3.2: base * t / W while t < W, then base * (1 - t / T)."""
+  lr = optim.learning_rate_schedule(optim_cfg(warmup='replace'), num_steps=100)
+  np.testing.assert_allclose([float(lr(t)) for t in (0, 5, 9, 10, 50, 100)],
+                             [0.0, 0.5, 0.9, 0.9, 0.5, 0.0], atol=1e-6)
+  with pytest.raises(InputError, match='optim.warmup'):
+    optim.learning_rate_schedule(optim_cfg(warmup='late'), 100)
+
+
+def test_lamb_trust_ratio_scales_each_decaying_tensor():
+  """With trust_ratio, a decaying tensor's step has norm lr * ||w|| (the
+  Adam direction rescaled); a LayerNorm scale keeps the plain Adam step."""
+  params = {'dense': {'kernel': jnp.full((4,), 3.0)},
+            'layer_norm': {'scale': jnp.full((4,), 3.0)}}
+  grads = jax.tree.map(jnp.ones_like, params)
+  tx, _ = optim.make_optimizer(
+      optim_cfg(trust_ratio=True, warmup_steps=0, learning_rate=0.1), 10)
+  updates, _ = tx.update(grads, tx.init(params), params)
+  np.testing.assert_allclose(jnp.linalg.norm(updates['dense']['kernel']),
+                             0.1 * jnp.linalg.norm(params['dense']['kernel']),
+                             rtol=1e-5)
+  plain = 0.1 * 0.1 / (np.sqrt(0.001) + 1e-6)  # lr * (1-b1) g / sqrt((1-b2) g^2)
+  np.testing.assert_allclose(updates['layer_norm']['scale'], -plain, rtol=1e-4)
+
+
+def test_decay_all_params_reaches_layer_norms_and_biases():
+  params = {'layer_norm': {'scale': jnp.ones((2,))}, 'dense': {'bias': jnp.ones((2,))}}
+  zero = jax.tree.map(jnp.zeros_like, params)
+  for decay_all, moved in ((False, False), (True, True)):
+    tx, _ = optim.make_optimizer(optim_cfg(weight_decay=0.5, warmup_steps=0,
+                                           decay_all_params=decay_all), 10)
+    updates, _ = tx.update(zero, tx.init(params), params)
+    assert all((jnp.abs(u) > 0).all() == moved for u in jax.tree.leaves(updates))

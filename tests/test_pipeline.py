@@ -41,7 +41,7 @@ def _data_cfg(train_files: str, cache_dir: str, seed: int = 0):
   return ml_collections.ConfigDict(dict(
       train_files=train_files, tfds_name='', tfds_split='train',
       tfds_text_key='text', tfds_data_dir='', seq_len=SEQ_LEN, batch_size=4,
-      seed=seed, cache_dir=cache_dir, prefetch=2))
+      seed=seed, cache_dir=cache_dir, prefetch=2, decode_errors='strict'))
 
 
 def _make_builder(**kwargs):
@@ -94,7 +94,7 @@ def numbered_store(tmp_path):
   for i in range(12):
     ids = np.full(SEQ_LEN, PAD, np.int32)
     ids[0], ids[1:11], ids[11] = CLS, 100 * (i + 1) + np.arange(10), SEP
-    rows.append((ids, np.zeros(SEQ_LEN, np.int32)))
+    rows.append((ids, np.zeros(SEQ_LEN, np.int32), i % 2))
   directory = str(tmp_path / 'store')
   write_store(directory, rows, SEQ_LEN, {'source': 'numbered'})
   return ExampleStore(directory)
@@ -153,6 +153,7 @@ class TestBatchFormat:
         'masked_lm_positions': ((4, n), np.int32),
         'masked_lm_ids': ((4, n), np.int32),
         'masked_lm_weights': ((4, n), np.float32),
+        'sentence_label': ((4,), np.int32),
     }
     assert set(batch) == set(expected)
     for key, (shape, dtype) in expected.items():
@@ -162,7 +163,7 @@ class TestBatchFormat:
   def test_rows_come_from_the_store(self, built_store):
     """input_ids/segment_ids of a batch are rows of the store."""
     (batch,) = _take(_batches(built_store), 1)
-    all_ids, all_segments = built_store.gather(np.arange(len(built_store)))
+    all_ids, all_segments, _ = built_store.gather(np.arange(len(built_store)))
     stored = {(i.tobytes(), s.tobytes()) for i, s in zip(all_ids, all_segments)}
     for ids, segments in zip(batch['input_ids'], batch['segment_ids']):
       assert (ids.tobytes(), segments.tobytes()) in stored
@@ -231,5 +232,31 @@ class TestCache:
            process_count=2)
     assert len(built) == 3
     # The new content is what the rebuilt store holds.
-    ids, _ = changed.gather(np.arange(len(changed)))
+    ids, _, _ = changed.gather(np.arange(len(changed)))
     assert (ids == 77).any()
+
+
+class TestEvalBatches:
+
+  def test_one_ordered_pass_padded_with_fixed_masks(self, numbered_store):
+    """Every row once, in order; the last batch padded with all-pad rows; the
+    same masks on every pass; labels carried through."""
+    first = list(pipeline.eval_batches(numbered_store, batch_size=5,
+                                       masker=MASKER))
+    assert len(first) == 3 and all(len(b['input_ids']) == 5 for b in first)
+    assert _row_numbers(first)[:12] == list(range(12))
+    assert [int(x) for b in first for x in b['sentence_label']][:12] == [
+        i % 2 for i in range(12)]
+    pad = first[-1]
+    assert not pad['input_mask'][2:].any() and not pad['masked_lm_weights'][2:].any()
+    _assert_same_batches(first, list(pipeline.eval_batches(
+        numbered_store, batch_size=5, masker=MASKER)))
+
+  def test_max_batches_truncates_or_pads_with_empty_batches(self, numbered_store):
+    two = list(pipeline.eval_batches(numbered_store, batch_size=5,
+                                     masker=MASKER, max_batches=2))
+    assert len(two) == 2 and _row_numbers(two) == list(range(10))
+    five = list(pipeline.eval_batches(numbered_store, batch_size=5,
+                                      masker=MASKER, max_batches=5))
+    assert len(five) == 5
+    assert not any(b['input_mask'].any() for b in five[3:])

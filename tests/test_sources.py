@@ -7,6 +7,7 @@ import ml_collections
 import pytest
 
 from data_pipelines import sources
+from data_pipelines import tf_cpu
 from lm_jax.errors import InputError
 
 
@@ -18,14 +19,16 @@ def _write(path: pathlib.Path, text: str) -> str:
   return str(path)
 
 
-def _data_cfg(train_files: str) -> ml_collections.ConfigDict:
+def _data_cfg(train_files: str, decode_errors: str = 'strict',
+              tfds_name: str = '') -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(dict(
-      train_files=train_files, tfds_name='', tfds_split='train',
-      tfds_text_key='text', tfds_data_dir=''))
+      train_files=train_files, tfds_name=tfds_name, tfds_split='train',
+      tfds_text_key='text', tfds_data_dir='', decode_errors=decode_errors))
 
 
 def _host_documents(train_files: str, index: int, count: int):
-  documents, files = sources.host_documents(_data_cfg(train_files), index, count)
+  documents, files, _ = sources.host_documents(_data_cfg(train_files), index,
+                                               count)
   return list(documents), files
 
 
@@ -72,6 +75,66 @@ class TestDocuments:
     path.write_bytes(b'not gzip at all\n')
     with pytest.raises(InputError, match='bad.txt.gz'):
       list(sources.text_file_documents([str(path)]))
+
+
+# Line 4 has bytes that are not UTF-8.
+BAD_BYTES = b'fine\n\nalso fine\nbad \xff\xfe here\nafter\n'
+
+
+class TestDecodeErrors:
+  """data.decode_errors: what becomes of a line that is not UTF-8."""
+
+  def _documents(self, tmp_path, errors):
+    path = tmp_path / 'bad.txt'
+    path.write_bytes(BAD_BYTES)
+    documents, _, report = sources.host_documents(
+        _data_cfg(str(path), errors), 0, 1)
+    return path, documents, report
+
+  def test_strict_names_file_and_line(self, tmp_path):
+    path, documents, _ = self._documents(tmp_path, 'strict')
+    with pytest.raises(InputError, match=f'{path}:4: not UTF-8') as error:
+      list(documents)
+    assert '\n' not in str(error.value)
+
+  def test_replace_keeps_the_line(self, tmp_path):
+    """The bad bytes become U+FFFD; the report, filled in while reading,
+    counts the line and says where it is."""
+    path, documents, report = self._documents(tmp_path, 'replace')
+    assert report.bad_lines == 0 and report.summary() == ''
+    assert list(documents) == [
+        ['fine'], ['also fine', 'bad \ufffd\ufffd here', 'after']]
+    assert report.bad_lines == 1
+    assert report.summary() == (
+        f'1 line with undecodable bytes replaced (first at {path}:4)')
+
+  def test_skip_line_drops_only_that_line(self, tmp_path):
+    """The rest of the document stays one document."""
+    path, documents, report = self._documents(tmp_path, 'skip_line')
+    assert list(documents) == [['fine'], ['also fine', 'after']]
+    assert report.bad_lines == 1
+    assert report.summary() == (
+        f'1 line with undecodable bytes skipped (first at {path}:4)')
+
+  def test_counts_every_bad_line_of_a_gzip_file(self, tmp_path):
+    path = tmp_path / 'bad.txt.gz'
+    path.write_bytes(gzip.compress(BAD_BYTES * 3))
+    report = sources.DecodeReport('replace')
+    lines = list(sources.read_lines(str(path), 'replace', report))
+    assert len(lines) == 15 and report.bad_lines == 3
+    assert report.summary().startswith('3 lines with undecodable bytes')
+
+  def test_clean_text_reports_nothing(self, tmp_path):
+    path = _write(tmp_path / 'a.txt', TEXT)
+    documents, _, report = sources.host_documents(
+        _data_cfg(path, 'skip_line'), 0, 1)
+    assert list(documents) == DOCUMENTS
+    assert report.bad_lines == 0 and report.summary() == ''
+
+  def test_unknown_mode_is_input_error(self, tmp_path):
+    path = _write(tmp_path / 'a.txt', TEXT)
+    with pytest.raises(InputError, match="unknown decode errors mode 'ignore'"):
+      list(sources.read_lines(path, 'ignore'))
 
 
 class TestListFiles:
@@ -144,7 +207,37 @@ class TestTfds:
       with pytest.raises(InputError, match=r"no feature 'body'; it has \['label', 'text'\]"):
         list(sources.tfds_documents('imdb_reviews', 'train', 'body', 0, 1))
 
+  @pytest.mark.parametrize('errors, second', [
+      ('replace', ['bad \ufffd here', 'ok']),
+      ('skip_line', ['ok']),
+  ])
+  def test_decode_errors(self, errors, second):
+    """An example that is not all UTF-8 is read line by line, as in files."""
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+    report = sources.DecodeReport(errors)
+    with tfds.testing.mock_data(as_dataset_fn=_examples(
+        [b'good one\nline two', b'bad \xff here\nok'])):
+      docs = list(sources.tfds_documents('imdb_reviews', 'train', 'text', 0, 1,
+                                         errors=errors, report=report))
+      with pytest.raises(InputError,
+                         match='tfds:imdb_reviews/train example 1 line 1: '
+                               'not UTF-8'):
+        list(sources.tfds_documents('imdb_reviews', 'train', 'text', 0, 1))
+    assert docs == [['good one', 'line two'], second]
+    assert report.bad_lines == 1
+
   def test_unknown_dataset_is_one_line(self):
     with pytest.raises(InputError, match="cannot load TFDS dataset 'no_such_corpus'") as e:
       list(sources.tfds_documents('no_such_corpus', 'train', 'text', 0, 1))
     assert '\n' not in str(e.value)
+
+
+def _examples(texts: list[bytes]):
+  """An `as_dataset_fn` for tfds' mock_data: these texts as imdb_reviews."""
+
+  def as_dataset(*args, **kwargs):
+    del args, kwargs
+    return tf_cpu.tf().data.Dataset.from_tensor_slices(
+        dict(text=texts, label=[0] * len(texts)))
+
+  return as_dataset

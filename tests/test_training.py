@@ -17,12 +17,12 @@ def test_step_overfits_one_batch(micro_config):
   rules = sharding.rules(micro_config.mesh)
   with sharding.use(mesh, rules):
     parts = training.build(micro_config, get_objective('electra'), 300, mesh, rules)
-    state = parts.init(jax.random.key(0))
+    state = parts.init(jax.random.key(0), {})
     batch = sharding.global_batch(
         synthetic.electra_batch(16, 32, 300, seed=1), parts.batch_sharding)
     history = []
     for _ in range(150):
-      state, metrics = parts.step(state, batch)
+      state, metrics = parts.step(state, batch, {})
       history.append(metrics)
   first, last = jax.device_get(history[0]), jax.device_get(history[-1])
   assert int(state.step) == 150

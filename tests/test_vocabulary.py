@@ -5,6 +5,7 @@ import shutil
 import ml_collections
 import pytest
 
+from data_pipelines import tf_cpu
 from data_pipelines import vocabulary
 from lm_jax.errors import InputError
 
@@ -18,21 +19,22 @@ def data_cfg(tmp_path, **overrides):
   if not corpus.exists():
     corpus.write_text(TEXT + '\n')
   c = dict(vocab_path='', tokenizer='sentencepiece', lowercase=True,
-           tfds_name='', train_files=str(corpus), vocab_size=120,
-           cache_dir=str(tmp_path / 'cache'))
+           tfds_name='', tfds_split='train', tfds_text_key='text',
+           tfds_data_dir='', train_files=str(corpus), vocab_size=120,
+           cache_dir=str(tmp_path / 'cache'), decode_errors='strict')
   c.update(overrides)
   return ml_collections.ConfigDict(c)
 
 
 def test_built_once_then_cached(tmp_path):
   logs = []
-  tokenizer, first_id = vocabulary.load_or_build_tokenizer(
+  tokenizer, first_id, _ = vocabulary.load_or_build_tokenizer(
       data_cfg(tmp_path), log=logs.append)
   assert len(logs) == 1 and 'Training a 120-piece' in logs[0]
   assert (tokenizer.pad_id, tokenizer.cls_id, tokenizer.sep_id,
           tokenizer.mask_id) == (0, 2, 3, 4)
   logs.clear()
-  _, second_id = vocabulary.load_or_build_tokenizer(data_cfg(tmp_path),
+  _, second_id, _ = vocabulary.load_or_build_tokenizer(data_cfg(tmp_path),
                                                     log=logs.append)
   assert not logs and second_id == first_id
 
@@ -43,8 +45,8 @@ def test_vocab_id_follows_content_not_path(tmp_path):
   copy = tmp_path / 'moved' / 'spm.model'
   copy.parent.mkdir()
   shutil.copy(built, copy)
-  _, a = vocabulary.load_or_build_tokenizer(data_cfg(tmp_path, vocab_path=str(built)))
-  _, b = vocabulary.load_or_build_tokenizer(data_cfg(tmp_path, vocab_path=str(copy)))
+  _, a, _ = vocabulary.load_or_build_tokenizer(data_cfg(tmp_path, vocab_path=str(built)))
+  _, b, _ = vocabulary.load_or_build_tokenizer(data_cfg(tmp_path, vocab_path=str(copy)))
   assert a == b
 
 
@@ -53,6 +55,57 @@ def test_wordpiece_needs_a_vocab_file(tmp_path):
     vocabulary.load_or_build_tokenizer(data_cfg(tmp_path, tokenizer='wordpiece'))
 
 
-def test_multi_host_needs_a_shared_vocab_file(tmp_path):
+@pytest.mark.parametrize('tfds_name', ['', 'imdb_reviews'])
+def test_multi_host_needs_a_shared_vocab_file(tmp_path, tfds_name):
   with pytest.raises(InputError, match='multi-host runs need data.vocab_path'):
-    vocabulary.load_or_build_tokenizer(data_cfg(tmp_path), process_count=2)
+    vocabulary.load_or_build_tokenizer(data_cfg(tmp_path, tfds_name=tfds_name),
+                                       process_count=2)
+
+
+def test_undecodable_line_is_replaced_and_logged(tmp_path):
+  corpus = tmp_path / 'corpus.txt'
+  corpus.write_bytes(TEXT.encode() + b'\nthe \xff whale\n')
+  with pytest.raises(InputError, match=f'{corpus}:241: not UTF-8'):
+    vocabulary.load_or_build_tokenizer(data_cfg(tmp_path), log=lambda _: None)
+  logs = []
+  vocabulary.load_or_build_tokenizer(
+      data_cfg(tmp_path, decode_errors='replace'), log=logs.append)
+  assert logs[-1] == ('Vocabulary text: 1 line with undecodable bytes '
+                      f'replaced (first at {corpus}:241).')
+
+
+def _imdb_reviews(texts: list[str]):
+  """An `as_dataset_fn` for tfds' mock_data: these texts as imdb_reviews."""
+
+  def as_dataset(*args, **kwargs):
+    del args, kwargs
+    return tf_cpu.tf().data.Dataset.from_tensor_slices(
+        dict(text=texts, label=[0] * len(texts)))
+
+  return as_dataset
+
+
+def test_tfds_vocab_trained_on_the_split_once_then_cached(tmp_path):
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  lines = TEXT.splitlines()
+  # No train_files: the vocabulary can only come from the dataset.
+  cfg = data_cfg(tmp_path, tfds_name='imdb_reviews', train_files='')
+  examples = ['\n'.join(lines[i:i + 10]) for i in range(0, len(lines), 10)]
+  logs = []
+  with tfds.testing.mock_data(as_dataset_fn=_imdb_reviews(examples)):
+    tokenizer, first_id, _ = vocabulary.load_or_build_tokenizer(cfg,
+                                                             log=logs.append)
+    assert len(logs) == 1
+    assert 'vocabulary on tfds:imdb_reviews/train' in logs[0]
+    ids = tokenizer.encode('the harpoon and the whale')
+    assert tokenizer.unk_id not in ids
+    assert tokenizer.decode(ids) == 'the harpoon and the whale'
+    logs.clear()
+    _, second_id, _ = vocabulary.load_or_build_tokenizer(cfg, log=logs.append)
+    assert not logs and second_id == first_id
+    # Another split is other text: its own vocabulary.
+    vocabulary.load_or_build_tokenizer(
+        data_cfg(tmp_path, tfds_name='imdb_reviews', tfds_split='test'),
+        log=logs.append)
+    assert len(logs) == 1
+  assert len(list((tmp_path / 'cache' / 'vocab').glob('spm-120-*.model'))) == 2

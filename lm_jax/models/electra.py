@@ -11,31 +11,9 @@ import jax.numpy as jnp
 
 from lm_jax.models.embeddings import Embeddings
 from lm_jax.models.encoder import Encoder
-from lm_jax.models.layers import activation, layer_norm, normal_init, zeros_init
+from lm_jax.models.heads import MlmHead
+from lm_jax.models.layers import activation, normal_init, zeros_init
 from lm_jax.models.model_config import TransformerConfig
-
-
-class MlmHead(nn.Module):
-  """Dense(->E) - gelu - LayerNorm - tied word table + own output bias."""
-  config: TransformerConfig
-
-  @nn.compact
-  def __call__(self, h_BxNxH, word_table_VxE):
-    cfg = self.config
-    x = nn.Dense(cfg.embedding_size, dtype=cfg.dtype,
-                 param_dtype=cfg.params_dtype,
-                 kernel_init=normal_init(cfg, (None, 'embed')),
-                 bias_init=zeros_init(('embed',)), name='dense')(h_BxNxH)
-    x = activation(cfg.activation)(x)
-    x_BxNxE = layer_norm(cfg, 'layer_norm')(x.astype(jnp.float32))
-    bias_V = self.param('output_bias', zeros_init(('vocab',)),
-                        (cfg.vocab_size,), cfg.params_dtype)
-    # Logits in f32 whatever the compute dtype.
-    logits_BxNxV = jnp.einsum('bne,ve->bnv', x_BxNxE,
-                              word_table_VxE.astype(jnp.float32))
-    logits_BxNxV = logits_BxNxV + bias_V.astype(jnp.float32)
-    return nn.with_logical_constraint(logits_BxNxV,
-                                      ('batch', None, 'act_vocab'))
 
 
 class DiscriminatorHead(nn.Module):
@@ -62,10 +40,16 @@ class ElectraModel(nn.Module):
   discriminator_config: TransformerConfig
   generator_config: TransformerConfig
   deterministic: bool = True
+  # False: the generator reads and ties to embeddings of its own (§1.9's
+  # untied_generator_embeddings).
+  share_embeddings: bool = True
 
   def setup(self):
     disc, gen = self.discriminator_config, self.generator_config
     self.embeddings = Embeddings(disc, self.deterministic)
+    self.generator_embeddings = (
+        self.embeddings if self.share_embeddings
+        else Embeddings(gen, self.deterministic))
     self.generator = Encoder(gen, self.deterministic)
     self.generator_head = MlmHead(gen)
     self.discriminator = Encoder(disc, self.deterministic)
@@ -74,10 +58,11 @@ class ElectraModel(nn.Module):
   def generator_logits(self, masked_ids_BxL, segment_ids_BxL, input_mask_BxL,
                        positions_BxN):
     """MLM logits [B, N, V] (f32) at the masked positions."""
-    emb_BxLxE = self.embeddings(masked_ids_BxL, segment_ids_BxL)
+    emb_BxLxE = self.generator_embeddings(masked_ids_BxL, segment_ids_BxL)
     h_BxLxH = self.generator(emb_BxLxE, input_mask_BxL)
     h_BxNxH = jnp.take_along_axis(h_BxLxH, positions_BxN[..., None], axis=1)
-    return self.generator_head(h_BxNxH, self.embeddings.word_table())
+    return self.generator_head(h_BxNxH,
+                               self.generator_embeddings.word_table())
 
   def discriminator_logits(self, ids_BxL, segment_ids_BxL, input_mask_BxL):
     """Replaced-token logits [B, L] (f32), one per token."""

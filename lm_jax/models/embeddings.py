@@ -8,7 +8,8 @@ from lm_jax.models.model_config import TransformerConfig
 
 class Embeddings(nn.Module):
   """Embeds token ids at width E. ELECTRA shares one instance between its
-  generator and discriminator, LayerNorm included."""
+  generator and discriminator, LayerNorm included. With type_vocab_size 0
+  there is no token-type table (DistilBERT) and segment ids are ignored."""
   config: TransformerConfig
   deterministic: bool = True
 
@@ -19,7 +20,8 @@ class Embeddings(nn.Module):
         dtype=cfg.dtype, param_dtype=cfg.params_dtype)
     self.word_embeddings = embed(cfg.vocab_size, ('vocab', 'embed'))
     self.position_embeddings = embed(cfg.max_positions, (None, 'embed'))
-    self.token_type_embeddings = embed(cfg.type_vocab_size, (None, 'embed'))
+    if cfg.type_vocab_size:
+      self.token_type_embeddings = embed(cfg.type_vocab_size, (None, 'embed'))
     self.layer_norm = layer_norm(cfg, 'layer_norm')
     self.dropout = nn.Dropout(cfg.dropout_rate)
 
@@ -29,8 +31,9 @@ class Embeddings(nn.Module):
       raise ValueError(f'sequence length {length} exceeds max_positions '
                        f'{self.config.max_positions}')
     x_BxLxE = (self.word_embeddings(ids_BxL)
-               + self.position_embeddings(jnp.arange(length))[None]
-               + self.token_type_embeddings(segment_ids_BxL))
+               + self.position_embeddings(jnp.arange(length))[None])
+    if self.config.type_vocab_size:
+      x_BxLxE = x_BxLxE + self.token_type_embeddings(segment_ids_BxL)
     # LayerNorm statistics in f32, whatever the compute dtype.
     x_BxLxE = self.layer_norm(x_BxLxE.astype(jnp.float32))
     x_BxLxE = self.dropout(x_BxLxE, deterministic=self.deterministic)

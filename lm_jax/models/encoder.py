@@ -1,8 +1,10 @@
-"""The BERT/ELECTRA post-LN transformer encoder (algorithms.md §2.1).
+"""The BERT/ELECTRA/ALBERT post-LN transformer encoder (algorithms.md §2.1,
+§2.4).
 
-The layers run under `nn.scan`, so their parameters are stacked on a leading
-'layers' axis: compile time stays flat in depth, and `remat` trades memory for
-compute per layer.
+Unshared layers run under `nn.scan`, so their parameters are stacked on a
+leading 'layers' axis: compile time stays flat in depth, and `remat` trades
+memory for compute per layer. ALBERT's shared layers reuse a few parameter
+sets instead.
 """
 import flax.linen as nn
 import jax
@@ -65,6 +67,7 @@ class SelfAttention(nn.Module):
     scores_BxNxLxL = jnp.einsum('bqnd,bknd->bnqk', q_BxLxNxD, k_BxLxNxD,
                                 preferred_element_type=jnp.float32)
     scores_BxNxLxL = scores_BxNxLxL / jnp.sqrt(head_dim) + bias_Bx1x1xL
+    self.sow('intermediates', 'attention_scores', scores_BxNxLxL)
     probs_BxNxLxL = jax.nn.softmax(scores_BxNxLxL, axis=-1)
     probs_BxNxLxL = nn.Dropout(cfg.attention_dropout_rate)(
         probs_BxNxLxL, deterministic=self.deterministic)
@@ -75,6 +78,36 @@ class SelfAttention(nn.Module):
     return _HeadsProjection(cfg, to_heads=False, name='output')(out_BxLxNxD)
 
 
+def _attention_sublayer(cfg: TransformerConfig, deterministic: bool,
+                        x_BxLxH, bias_Bx1x1xL):
+  """a = LN(x + drop(attn(x))), its modules named in the calling module."""
+  attn_BxLxH = SelfAttention(cfg, deterministic, name='attention')(
+      x_BxLxH, bias_Bx1x1xL)
+  attn_BxLxH = nn.Dropout(cfg.dropout_rate)(attn_BxLxH,
+                                            deterministic=deterministic)
+  return layer_norm(cfg, 'attention_layer_norm')(
+      (x_BxLxH + attn_BxLxH).astype(jnp.float32)).astype(cfg.dtype)
+
+
+def _ffn_sublayer(cfg: TransformerConfig, deterministic: bool, a_BxLxH):
+  """y = LN(a + drop(ffn(a))), its modules named in the calling module."""
+  h_BxLxF = nn.Dense(
+      cfg.intermediate_size, dtype=cfg.dtype, param_dtype=cfg.params_dtype,
+      kernel_init=normal_init(cfg, ('embed', 'mlp')),
+      bias_init=zeros_init(('mlp',)), name='intermediate')(a_BxLxH)
+  h_BxLxF = activation(cfg.activation)(h_BxLxF)
+  h_BxLxF = nn.with_logical_constraint(h_BxLxF, ('batch', 'length', 'act_mlp'))
+  out_BxLxH = nn.Dense(
+      cfg.hidden_size, dtype=cfg.dtype, param_dtype=cfg.params_dtype,
+      kernel_init=normal_init(cfg, ('mlp', 'embed')),
+      bias_init=zeros_init(('embed',)), name='output')(h_BxLxF)
+  out_BxLxH = nn.Dropout(cfg.dropout_rate)(out_BxLxH,
+                                           deterministic=deterministic)
+  y_BxLxH = layer_norm(cfg, 'output_layer_norm')(
+      (a_BxLxH + out_BxLxH).astype(jnp.float32)).astype(cfg.dtype)
+  return nn.with_logical_constraint(y_BxLxH, ('batch', 'length', 'act_embed'))
+
+
 class EncoderLayer(nn.Module):
   """a = LN(x + drop(attn(x))); y = LN(a + drop(ffn(a))). Scan-compatible."""
   config: TransformerConfig
@@ -82,62 +115,91 @@ class EncoderLayer(nn.Module):
 
   @nn.compact
   def __call__(self, x_BxLxH, bias_Bx1x1xL):
-    cfg = self.config
-    dropout = lambda y: nn.Dropout(cfg.dropout_rate)(
-        y, deterministic=self.deterministic)
-    attn_BxLxH = SelfAttention(cfg, self.deterministic, name='attention')(
-        x_BxLxH, bias_Bx1x1xL)
-    a_BxLxH = layer_norm(cfg, 'attention_layer_norm')(
-        (x_BxLxH + dropout(attn_BxLxH)).astype(jnp.float32)).astype(cfg.dtype)
-    h_BxLxF = nn.Dense(
-        cfg.intermediate_size, dtype=cfg.dtype, param_dtype=cfg.params_dtype,
-        kernel_init=normal_init(cfg, ('embed', 'mlp')),
-        bias_init=zeros_init(('mlp',)), name='intermediate')(a_BxLxH)
-    h_BxLxF = activation(cfg.activation)(h_BxLxF)
-    h_BxLxF = nn.with_logical_constraint(h_BxLxF, ('batch', 'length', 'act_mlp'))
-    out_BxLxH = nn.Dense(
-        cfg.hidden_size, dtype=cfg.dtype, param_dtype=cfg.params_dtype,
-        kernel_init=normal_init(cfg, ('mlp', 'embed')),
-        bias_init=zeros_init(('embed',)), name='output')(h_BxLxF)
-    y_BxLxH = layer_norm(cfg, 'output_layer_norm')(
-        (a_BxLxH + dropout(out_BxLxH)).astype(jnp.float32)).astype(cfg.dtype)
-    y_BxLxH = nn.with_logical_constraint(y_BxLxH, ('batch', 'length', 'act_embed'))
+    a_BxLxH = _attention_sublayer(self.config, self.deterministic, x_BxLxH,
+                                  bias_Bx1x1xL)
+    y_BxLxH = _ffn_sublayer(self.config, self.deterministic, a_BxLxH)
+    self.sow('intermediates', 'hidden_states', y_BxLxH)
     return y_BxLxH, None
+
+
+class AttentionSublayer(nn.Module):
+  """The attention half of a layer, for stacks that share it (ALBERT)."""
+  config: TransformerConfig
+  deterministic: bool = True
+
+  @nn.compact
+  def __call__(self, x_BxLxH, bias_Bx1x1xL):
+    return _attention_sublayer(self.config, self.deterministic, x_BxLxH,
+                               bias_Bx1x1xL)
+
+
+class FeedForwardSublayer(nn.Module):
+  """The feed-forward half of a layer, for stacks that share it (ALBERT)."""
+  config: TransformerConfig
+  deterministic: bool = True
+
+  @nn.compact
+  def __call__(self, a_BxLxH):
+    y_BxLxH = _ffn_sublayer(self.config, self.deterministic, a_BxLxH)
+    self.sow('intermediates', 'hidden_states', y_BxLxH)
+    return y_BxLxH
+
+
+def layer_groups(cfg: TransformerConfig) -> tuple[list[int], list[int]]:
+  """For each layer, the index of the attention and of the feed-forward
+  parameters it uses. Layer i is in group int(i * groups / layers) (§2.4)."""
+  layers = range(cfg.num_layers)
+  group = [i * cfg.num_layer_groups // cfg.num_layers for i in layers]
+  own = list(layers)
+  return {'all': (group, group), 'attention': (group, own),
+          'ffn': (own, group)}[cfg.share_layers]
 
 
 class Encoder(nn.Module):
   """Embedding projection (when E != H) and the stack of layers.
 
   Takes embeddings from outside, so two encoders can share one `Embeddings`.
+  Unshared layers run under `nn.scan` (parameters stacked on 'layers');
+  shared ones (ALBERT) loop over a few parameter sets. Each layer's output,
+  and each layer's attention scores, are sown into 'intermediates' (read by
+  intermediate-layer distillation; free when that collection isn't mutable).
   """
   config: TransformerConfig
   deterministic: bool = True
-  # TF's default Glorot-uniform, as ELECTRA's `embeddings_project` (§2.1).
-  projection_init: str = 'glorot_uniform'
 
   @nn.compact
   def __call__(self, emb_BxLxE, input_mask_BxL):
     cfg = self.config
     x = emb_BxLxE
     if cfg.embedding_size != cfg.hidden_size:
-      init = (nn.initializers.glorot_uniform() if self.projection_init ==
-              'glorot_uniform' else nn.initializers.truncated_normal(cfg.init_std))
+      init = {'glorot_uniform': nn.initializers.glorot_uniform(),
+              'truncated_normal': nn.initializers.truncated_normal(
+                  cfg.init_std)}[cfg.projection_init]
       x = nn.Dense(
           cfg.hidden_size, dtype=cfg.dtype, param_dtype=cfg.params_dtype,
           kernel_init=nn.with_logical_partitioning(init, (None, 'embed')),
           bias_init=zeros_init(('embed',)), name='embeddings_project')(x)
     bias_Bx1x1xL = ((1.0 - input_mask_BxL.astype(jnp.float32))
                     * MASK_BIAS)[:, None, None, :]
-    layer = EncoderLayer
-    if cfg.remat != 'none':
-      if cfg.remat not in _REMAT_POLICIES:
-        raise ValueError(f'unknown remat {cfg.remat!r}; use none, full or dots')
-      layer = nn.remat(layer, policy=_REMAT_POLICIES[cfg.remat],
-                       prevent_cse=False)
-    stack = nn.scan(
-        layer, variable_axes={'params': 0}, split_rngs={'params': True,
-                                                        'dropout': True},
-        in_axes=nn.broadcast, length=cfg.num_layers,
-        metadata_params={nn.PARTITION_NAME: 'layers'})
-    x, _ = stack(cfg, self.deterministic, name='layers')(x, bias_Bx1x1xL)
+    if cfg.remat not in ('none', *_REMAT_POLICIES):
+      raise ValueError(f'unknown remat {cfg.remat!r}; use none, full or dots')
+    remat = lambda module: module if cfg.remat == 'none' else nn.remat(
+        module, policy=_REMAT_POLICIES[cfg.remat], prevent_cse=False)
+    if cfg.share_layers == 'none':
+      stack = nn.scan(
+          remat(EncoderLayer),
+          variable_axes={'params': 0, 'intermediates': 0},
+          split_rngs={'params': True, 'dropout': True},
+          in_axes=nn.broadcast, length=cfg.num_layers,
+          metadata_params={nn.PARTITION_NAME: 'layers'})
+      x, _ = stack(cfg, self.deterministic, name='layers')(x, bias_Bx1x1xL)
+      return x
+    attention_of, ffn_of = layer_groups(cfg)
+    attention = [remat(AttentionSublayer)(cfg, self.deterministic,
+                                          name=f'attention_{g}')
+                 for g in range(max(attention_of) + 1)]
+    ffn = [remat(FeedForwardSublayer)(cfg, self.deterministic, name=f'ffn_{g}')
+           for g in range(max(ffn_of) + 1)]
+    for i in range(cfg.num_layers):
+      x = ffn[ffn_of[i]](attention[attention_of[i]](x, bias_Bx1x1xL))
     return x

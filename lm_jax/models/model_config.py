@@ -4,6 +4,9 @@ import dataclasses
 import jax.numpy as jnp
 
 
+SHARING = ('none', 'all', 'attention', 'ffn')
+
+
 @dataclasses.dataclass(frozen=True)
 class TransformerConfig:
   """Sizes and numerics of a BERT-style encoder (algorithms.md §2.1-2.2)."""
@@ -14,7 +17,7 @@ class TransformerConfig:
   intermediate_size: int
   embedding_size: int  # E; a Dense E->H follows the embeddings when E != H.
   max_positions: int = 512
-  type_vocab_size: int = 2
+  type_vocab_size: int = 2  # 0: no token-type table (DistilBERT)
   dropout_rate: float = 0.1
   attention_dropout_rate: float = 0.1
   activation: str = 'gelu'  # 'gelu' is exact erf (BERT/ELECTRA); 'gelu_tanh'.
@@ -23,11 +26,25 @@ class TransformerConfig:
   compute_dtype: str = 'float32'  # activations and matmuls
   param_dtype: str = 'float32'  # master weights
   remat: str = 'none'  # 'none' | 'full' | 'dots' (keep matmul outputs)
+  # Cross-layer sharing (ALBERT §2.4): which sublayers the layers of a group
+  # share ('none' | 'all' | 'attention' | 'ffn'), over num_layer_groups groups.
+  share_layers: str = 'none'
+  num_layer_groups: int = 1
+  # Init of the E->H projection: TF's Glorot-uniform (ELECTRA) or truncated
+  # normal init_std (ALBERT's embedding_hidden_mapping_in).
+  projection_init: str = 'glorot_uniform'
 
   def __post_init__(self):
     if self.hidden_size % self.num_heads:
       raise ValueError(f'hidden_size {self.hidden_size} is not divisible by '
                        f'num_heads {self.num_heads}')
+    if self.share_layers not in SHARING:
+      raise ValueError(f'unknown share_layers {self.share_layers!r}; use '
+                       f'{", ".join(SHARING)}')
+    if (self.share_layers != 'none'
+        and not 0 < self.num_layer_groups <= self.num_layers):
+      raise ValueError(f'num_layer_groups {self.num_layer_groups} must be in '
+                       f'[1, num_layers={self.num_layers}]')
 
   @property
   def dtype(self):
@@ -48,3 +65,19 @@ def scaled_generator(disc: TransformerConfig, hidden_fraction: float,
       num_layers=max(1, round(disc.num_layers * layer_fraction)),
       intermediate_size=4 * hidden,
       num_heads=max(1, hidden // 64))
+
+
+def from_model_config(model_cfg, vocab_size: int) -> TransformerConfig:
+  """The body described by a run config's `model` section."""
+  m = model_cfg
+  return TransformerConfig(
+      vocab_size=vocab_size, hidden_size=m.hidden_size,
+      num_layers=m.num_layers, num_heads=m.num_heads,
+      intermediate_size=m.intermediate_size, embedding_size=m.embedding_size,
+      max_positions=m.max_positions, type_vocab_size=m.type_vocab_size,
+      dropout_rate=m.dropout_rate,
+      attention_dropout_rate=m.attention_dropout_rate, activation=m.activation,
+      layer_norm_eps=m.layer_norm_eps, init_std=m.init_std,
+      compute_dtype=m.compute_dtype, param_dtype=m.param_dtype, remat=m.remat,
+      share_layers=m.share_layers, num_layer_groups=m.num_layer_groups,
+      projection_init=m.projection_init)

@@ -14,29 +14,18 @@ import optax
 
 # Importing these never imports TensorFlow; the masker does when it runs.
 from data_pipelines import electra_examples, masking, synthetic
+from lm_jax.errors import InputError
 from lm_jax.models.electra import ElectraModel
-from lm_jax.models.model_config import TransformerConfig, scaled_generator
+from lm_jax.models.model_config import from_model_config, scaled_generator
 from lm_jax.objectives import Objective
 
 
-def encoder_config(config, vocab_size: int) -> TransformerConfig:
-  m = config.model
-  return TransformerConfig(
-      vocab_size=vocab_size, hidden_size=m.hidden_size,
-      num_layers=m.num_layers, num_heads=m.num_heads,
-      intermediate_size=m.intermediate_size, embedding_size=m.embedding_size,
-      max_positions=m.max_positions, type_vocab_size=m.type_vocab_size,
-      dropout_rate=m.dropout_rate,
-      attention_dropout_rate=m.attention_dropout_rate, activation=m.activation,
-      layer_norm_eps=m.layer_norm_eps, init_std=m.init_std,
-      compute_dtype=m.compute_dtype, param_dtype=m.param_dtype, remat=m.remat)
-
-
 def build_model(config, vocab_size: int, deterministic: bool) -> ElectraModel:
-  disc = encoder_config(config, vocab_size)
+  disc = from_model_config(config.model, vocab_size)
   gen = scaled_generator(disc, config.objective.generator_hidden_fraction,
                          config.objective.generator_layer_fraction)
-  return ElectraModel(disc, gen, deterministic)
+  return ElectraModel(disc, gen, deterministic,
+                      share_embeddings=config.objective.share_embeddings)
 
 
 def init_inputs(config) -> tuple:
@@ -64,24 +53,26 @@ def replace_tokens(ids_BxL, input_mask_BxL, positions_BxN, weights_BxN,
   return fake_BxL, replaced_BxL
 
 
-def loss(model: ElectraModel, params, batch: dict, rng: jax.Array,
-         objective_cfg) -> tuple[jax.Array, dict]:
+def _forward(model: ElectraModel, params, batch: dict, rng: jax.Array,
+             objective_cfg, deterministic: bool):
+  """Both halves on one batch: each head's (Σ w·value, Σ w) and the
+  discriminator's logits, labels and token mask."""
   gen_rng, sample_rng, disc_rng = jax.random.split(rng, 3)
+  rngs = lambda r: {} if deterministic else {'dropout': r}
   ids_BxL = batch['input_ids']
   segments_BxL, input_mask_BxL = batch['segment_ids'], batch['input_mask']
   positions_BxN = batch['masked_lm_positions']
   weights_BxN = batch['masked_lm_weights']
   targets_BxN = batch['masked_lm_ids']
 
-  # Generator: MLM over the selected positions, mean over real predictions.
+  # Generator: MLM over the selected positions.
   logits_BxNxV = model.apply(
       {'params': params}, batch['masked_input_ids'], segments_BxL,
       input_mask_BxL, positions_BxN, method=ElectraModel.generator_logits,
-      rngs={'dropout': gen_rng})
+      rngs=rngs(gen_rng))
   nll_BxN = optax.softmax_cross_entropy_with_integer_labels(
       logits_BxNxV, targets_BxN)
-  mlm_loss = jnp.sum(weights_BxN * nll_BxN) / (jnp.sum(weights_BxN) + 1e-6)
-  mlm_correct = jnp.argmax(logits_BxNxV, -1) == targets_BxN
+  mlm_correct_BxN = jnp.argmax(logits_BxNxV, -1) == targets_BxN
 
   # Gumbel-max: an exact categorical sample at temperature T.
   u_BxNxV = jax.random.uniform(sample_rng, logits_BxNxV.shape)
@@ -95,25 +86,50 @@ def loss(model: ElectraModel, params, batch: dict, rng: jax.Array,
 
   disc_logits_BxL = model.apply(
       {'params': params}, fake_BxL, segments_BxL, input_mask_BxL,
-      method=ElectraModel.discriminator_logits, rngs={'dropout': disc_rng})
+      method=ElectraModel.discriminator_logits, rngs=rngs(disc_rng))
   token_mask_BxL = input_mask_BxL.astype(jnp.float32)
   disc_xent_BxL = optax.sigmoid_binary_cross_entropy(
       disc_logits_BxL, replaced_BxL.astype(jnp.float32))
-  num_tokens = jnp.sum(token_mask_BxL)
-  disc_loss = jnp.sum(token_mask_BxL * disc_xent_BxL) / (num_tokens + 1e-6)
-  disc_correct = (disc_logits_BxL > 0) == replaced_BxL
-
-  total = (objective_cfg.generator_weight * mlm_loss
-           + objective_cfg.discriminator_weight * disc_loss)
-  metrics = {
-      'loss': total,
-      'mlm_loss': mlm_loss,
-      'mlm_accuracy': jnp.sum(weights_BxN * mlm_correct) / (jnp.sum(weights_BxN) + 1e-6),
-      'disc_loss': disc_loss,
-      'disc_accuracy': jnp.sum(token_mask_BxL * disc_correct) / (num_tokens + 1e-6),
-      'replaced_fraction': jnp.sum(replaced_BxL) / (num_tokens + 1e-6),
+  disc_correct_BxL = (disc_logits_BxL > 0) == replaced_BxL
+  weighted = lambda v, w: (jnp.sum(w * v), jnp.sum(w))
+  sums = {
+      'mlm_loss': weighted(nll_BxN, weights_BxN),
+      'mlm_accuracy': weighted(mlm_correct_BxN, weights_BxN),
+      'disc_loss': weighted(disc_xent_BxL, token_mask_BxL),
+      'disc_accuracy': weighted(disc_correct_BxL, token_mask_BxL),
+      'replaced_fraction': weighted(replaced_BxL, token_mask_BxL),
   }
-  return total, metrics
+  return sums, (disc_logits_BxL, replaced_BxL, token_mask_BxL)
+
+
+def loss(model: ElectraModel, params, batch: dict, rng: jax.Array,
+         objective_cfg, frozen=None) -> tuple[jax.Array, dict]:
+  del frozen
+  sums, _ = _forward(model, params, batch, rng, objective_cfg,
+                     deterministic=False)
+  metrics = {k: num / (den + 1e-6) for k, (num, den) in sums.items()}
+  total = (objective_cfg.generator_weight * metrics['mlm_loss']
+           + objective_cfg.discriminator_weight * metrics['disc_loss'])
+  return total, dict(metrics, loss=total)
+
+
+def evaluate(model: ElectraModel, params, batch: dict, rng: jax.Array,
+             objective_cfg):
+  """Held-out sums and the replaced-token scores (for the AUC); generator
+  samples come from `rng`, fixed by the caller so every run draws the same."""
+  sums, (logits_BxL, replaced_BxL, mask_BxL) = _forward(
+      model, params, batch, rng, objective_cfg, deterministic=True)
+  return sums, {'disc_auc': (logits_BxL, replaced_BxL, mask_BxL)}
+
+
+def check(config) -> None:
+  o = config.objective
+  if o.random_token_prob:
+    raise InputError('ELECTRA masking has no random-token replacement '
+                     '(§1.9): set objective.random_token_prob=0')
+  if o.examples != 'segments':
+    raise InputError(f'the electra objective builds its own examples; '
+                     f'objective.examples={o.examples!r} is for mlm')
 
 
 def make_example_builder(config, tokenizer):
@@ -122,7 +138,8 @@ def make_example_builder(config, tokenizer):
       sep_id=tokenizer.sep_id, pad_id=tokenizer.pad_id)
 
 
-def make_masker(config, tokenizer):
+def make_masker(config, tokenizer, store):
+  del store
   return functools.partial(
       masking.electra_mask, seed=config.data.seed,
       mask_prob=config.objective.mask_prob,
@@ -139,6 +156,7 @@ def make_synthetic_batch(config, batch_size: int, seed) -> dict:
 
 OBJECTIVE = Objective(
     name='electra', build_model=build_model, init_inputs=init_inputs,
-    loss=loss, make_example_builder=make_example_builder,
-    examples_id=f'electra-v{electra_examples.VERSION}', make_masker=make_masker,
-    make_synthetic_batch=make_synthetic_batch)
+    loss=loss, evaluate=evaluate, make_example_builder=make_example_builder,
+    examples_id=lambda config: f'electra-v{electra_examples.VERSION}',
+    make_masker=make_masker, make_synthetic_batch=make_synthetic_batch,
+    check=check)

@@ -1,0 +1,72 @@
+"""What every instance builder shares: splitting long lines, and build counts.
+
+A tokenized line longer than an example can hold is split into consecutive
+pieces instead of being cut or dropped, so that no text of the corpus is lost
+before packing; `BuildStats` reports what the packing made of the input.
+"""
+import dataclasses
+from typing import Callable, Iterable, Optional, Sequence
+
+
+def split_long(sentence_ids: Sequence[int],
+               max_tokens: int) -> list[Sequence[int]]:
+  """`sentence_ids` as consecutive pieces of `max_tokens` tokens, and the rest.
+
+  A line that fits comes back whole. Every piece but the last is full, so an
+  example that takes one is as full as the line allows.
+  """
+  if max_tokens < 1:
+    raise ValueError(f'max_tokens must be at least 1, got {max_tokens}')
+  if len(sentence_ids) <= max_tokens:
+    return [sentence_ids]
+  return [sentence_ids[start:start + max_tokens]
+          for start in range(0, len(sentence_ids), max_tokens)]
+
+
+@dataclasses.dataclass
+class BuildStats:
+  """Counts of one build: its input, and what the examples kept of it.
+
+  documents, sentences and tokens count the non-empty input documents, lines
+  and their tokens once each; split_lines the lines that had to be split;
+  truncated_tokens the input tokens that end up in no example because of
+  truncation.
+  """
+  documents: int = 0
+  sentences: int = 0
+  tokens: int = 0
+  split_lines: int = 0
+  examples: int = 0
+  truncated_tokens: int = 0
+
+  def summary(self) -> str:
+    return (f'{self.documents:,} documents, {self.sentences:,} sentences, '
+            f'{self.tokens:,} tokens ({self.split_lines:,} long lines split) '
+            f'-> {self.examples:,} examples, '
+            f'{self.truncated_tokens:,} tokens truncated')
+
+
+def split_document(document: Iterable[Sequence[int]], max_tokens: int,
+                   stats: BuildStats, *,
+                   split: Optional[Callable[[Sequence[int]],
+                                            list[Sequence[int]]]] = None
+                   ) -> list[Sequence[int]]:
+  """The non-empty lines of `document`, long ones split, counted in `stats`.
+
+  A line longer than `max_tokens` is replaced by `split(line)`, by default
+  `split_long(line, max_tokens)`.
+  """
+  pieces = []
+  for line in document:
+    if not len(line):
+      continue
+    stats.sentences += 1
+    stats.tokens += len(line)
+    if len(line) > max_tokens:
+      stats.split_lines += 1
+      pieces += split(line) if split else split_long(line, max_tokens)
+    else:
+      pieces.append(line)
+  if pieces:
+    stats.documents += 1
+  return pieces

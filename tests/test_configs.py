@@ -1,0 +1,75 @@
+"""configs/*.py: every config and variant loads and passes its checks; every
+`:tiny` variant learns on the embedded corpus with the same trainer."""
+import json
+import os
+
+import pytest
+
+from lm_jax import config_base
+from lm_jax.objectives import get_objective
+from tests.conftest import TINY_STEPS, load_named_config
+
+CONFIGS = {
+    'electra_small': ['', 'released', 'tiny'],
+    'electra_base': ['', 'tiny'],
+    'electra_large': ['', 'tiny'],
+    'bert_small': ['', 'tiny'],
+    'bert_base': ['', 'wwm', 'tiny'],
+    'bert_large': ['', 'wwm', 'tiny'],
+    'albert_base': ['', 'large', 'xlarge', 'xxlarge', 'tiny'],
+    'spanbert_base': ['', 'tiny'],
+    'distilbert': ['', 'tiny'],
+}
+
+
+def test_every_config_file_is_listed():
+  files = {f[:-3] for f in os.listdir(os.path.join(
+      os.path.dirname(os.path.dirname(__file__)), 'configs')) if f.endswith('.py')}
+  assert files == set(CONFIGS)
+
+
+@pytest.mark.parametrize('name, variant', [(n, v) for n, vs in CONFIGS.items()
+                                           for v in vs])
+def test_config_loads_and_checks(name, variant):
+  config = load_named_config(name, variant)
+  config_base.check(config)
+  objective = get_objective(config.objective.name)
+  if objective.name != 'distillation':  # needs a teacher workdir
+    objective.check(config)
+
+
+def test_unknown_variant_is_refused():
+  with pytest.raises(ValueError, match="unknown variant 'huge' of bert_base.py"):
+    load_named_config('bert_base', 'huge')
+
+
+def test_released_electra_small_has_a_full_size_generator():
+  assert load_named_config('electra_small', 'released').objective.generator_hidden_fraction == 1.0
+
+
+def rows(workdir):
+  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
+    return [r for r in map(json.loads, f) if 'loss' in r]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name, heads', [
+    ('bert_small', ['mlm']),
+    ('bert_base', ['mlm', 'nsp']),
+    ('bert_large', ['mlm', 'nsp']),
+    ('albert_base', ['mlm', 'sop']),
+    ('spanbert_base', ['mlm', 'sbo']),
+    ('electra_base', ['mlm', 'disc']),
+    ('electra_large', ['mlm', 'disc']),
+    ('distilbert', ['mlm', 'kl', 'cosine']),
+])
+def test_tiny_variant_learns(tiny_runs, name, heads):
+  """`python -m lm_jax.train --config=configs/NAME.py:tiny` for TINY_STEPS:
+  the loss goes down and every head's loss and accuracy is logged."""
+  logged = rows(tiny_runs(name))
+  assert [r['step'] for r in logged] == list(range(10, TINY_STEPS + 1, 10))
+  mean = lambda part: sum(r['loss'] for r in part) / len(part)
+  assert mean(logged[-3:]) < mean(logged[:3]) - 0.1, [r['loss'] for r in logged]
+  for head in heads:
+    assert f'{head}_loss' in logged[-1]
+  assert 'mlm_accuracy' in logged[-1]
