@@ -22,7 +22,7 @@ setup(
         'sentencepiece>=0.2,<0.3',
         'ml-collections>=1.0,<2',
         'absl-py>=2.1,<3',
-        'scikit-learn>=1.3',  # ROC AUC and, for fine-tuning, GLUE metrics
+        'scikit-learn>=1.3',  # ROC AUC of held-out evaluation
         'tensorboardX>=2.6,<3',
         'numpy>=1.26',
     ],

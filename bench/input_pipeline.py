@@ -24,19 +24,14 @@ flags.mark_flag_as_required('config')
 
 def main(argv):
   del argv
-  from data_pipelines import pipeline, vocabulary  # pylint: disable=g-import-not-at-top
+  from data_pipelines import inputs  # pylint: disable=g-import-not-at-top
   from lm_jax.objectives import get_objective  # pylint: disable=g-import-not-at-top
   config = _CONFIG.value
   objective = get_objective(config.objective.name)
-  quiet = lambda line: None
-  tokenizer, vocab_id, _ = vocabulary.load_or_build_tokenizer(config.data, log=quiet)
-  store = pipeline.build_or_load_examples(
-      config.data, tokenizer, vocab_id,
-      objective.make_example_builder(config, tokenizer), objective.examples_id,
-      0, 1, log=quiet)
-  stream = pipeline.batches(store, batch_size=config.data.batch_size,
-                            start_step=0, seed=config.data.seed,
-                            masker=objective.make_masker(config, tokenizer))
+  objective.check(config)
+  # The trainer's own input: vocabulary, built examples, masker, tf.data.
+  stream = inputs.training_input(config, objective, 0, 1,
+                                 log=lambda line: None).batches(0)
   next(stream)  # graph construction and first fill, not timed
   start = time.perf_counter()
   for _ in range(_BATCHES.value):

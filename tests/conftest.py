@@ -64,7 +64,7 @@ def load_named_config(name: str, variant: str = ''):
 
 
 # Steps of the `:tiny` runs the learning and evaluation tests share.
-TINY_STEPS = 150
+TINY_STEPS = 100
 
 
 @pytest.fixture(scope='session')

@@ -1,6 +1,5 @@
 """lm_jax/objectives/distillation.py: the frozen teacher, the student's start
 from teacher layers, the losses, and refusals before any step."""
-import flax.linen as nn
 import jax
 import numpy as np
 import pytest

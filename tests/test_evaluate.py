@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from lm_jax import trainer
-from tests.conftest import REPO, load_config
+from tests.conftest import REPO
 from tests.test_train_cli import cli_env
 
 HELD_OUT = os.path.join(REPO, 'data_pipelines', 'default_corpus',

@@ -136,3 +136,34 @@ def test_trains_with_a_wordpiece_vocab_txt(micro_config, tmp_path):
   assert any('vocabulary 128,' in m for m in messages)
   assert [r['step'] for r in rows(tmp_path / 'run')] == [2, 4]
   assert np.isfinite(rows(tmp_path / 'run')[-1]['loss'])
+
+
+def bert_micro():
+  # pylint: disable=g-import-not-at-top
+  from tests.conftest import load_named_config
+  from tests.test_distillation import shrink
+  c = shrink(load_named_config('bert_base', 'tiny'))
+  c.train.num_steps, c.train.checkpoint_every = 12, 6
+  return c
+
+
+def test_bert_128_then_512_is_a_resume_with_a_longer_seq_len(tmp_path):
+  """BERT's recipe: the same workdir resumed with a new data.seq_len (here 32
+  then 64); the prediction budget follows the length."""
+  config = bert_micro()
+  config.train.stop_at_step = 6
+  trainer.run(config, str(tmp_path), print_fn=quiet)
+  config.train.stop_at_step = 0
+  config.data.seq_len = 64
+  messages = []
+  last = trainer.run(config, str(tmp_path), print_fn=messages.append)
+  assert 'Resumed from the checkpoint at step 6.' in messages
+  assert checkpoint_steps(tmp_path)[-1] == 12 and np.isfinite(last['loss'])
+
+
+def test_wrong_combination_is_refused_before_anything_is_written(tmp_path):
+  config = bert_micro()
+  config.objective.examples = 'blocks'  # single segments cannot carry NSP
+  with pytest.raises(InputError, match='needs sentence pairs'):
+    trainer.run(config, str(tmp_path / 'run'), print_fn=quiet)
+  assert not (tmp_path / 'run').exists()

@@ -15,7 +15,6 @@ sentence task. The family members differ in their config only:
 """
 import functools
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
