@@ -50,8 +50,6 @@ def run(config, workdir: str, *, print_fn=_print_now) -> dict:
 
   # 2. The input's static part: the vocabulary and built examples.
   train_input = inputs.training_input(config, objective, host, num_hosts, log)
-  if train_input.vocab_path and host == 0:
-    _keep_vocabulary(train_input.vocab_path, workdir)
   eval_batches = None
   if config.data.eval_files:
     if num_hosts > 1 and not config.data.eval_batches:
@@ -104,6 +102,9 @@ def run(config, workdir: str, *, print_fn=_print_now) -> dict:
           f'stops at {stop_step}.')
       checkpointer.close()
       return {}
+
+    if train_input.vocab_path and host == 0:
+      _keep_vocabulary(train_input.vocab_path, workdir)
 
     # 5. This host's batches, starting at start_step.
     local_batches = train_input.batches(start_step)
