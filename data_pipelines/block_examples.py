@@ -10,7 +10,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from data_pipelines.sentences import BuildStats, split_document
+from data_pipelines.sentences import BuildStats, pack_row, split_document
 
 # Part of the cache key of built examples: bump it whenever a change here
 # changes the examples a corpus gives.
@@ -60,9 +60,7 @@ class BlockExampleBuilder:
 
   def _make_example(self, block, length):
     self.stats.examples += 1
-    ids = np.full(self.seq_len, self.pad_id, np.int32)
-    ids[0] = self.cls_id
-    ids[1:length + 1] = np.fromiter(itertools.chain.from_iterable(block),
-                                    np.int32, count=length)
-    ids[length + 1] = self.sep_id
-    return ids, np.zeros(self.seq_len, np.int32), 0
+    tokens = np.fromiter(itertools.chain.from_iterable(block), np.int32,
+                         count=length)
+    return (*pack_row(self.seq_len, self.cls_id, self.sep_id, self.pad_id,
+                      tokens), 0)

@@ -15,7 +15,8 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from data_pipelines.sentences import BuildStats, split_document, split_long
+from data_pipelines.sentences import (BuildStats, pack_row, split_document,
+                                      split_long)
 
 # Part of the cache key of built examples: bump it whenever a change here
 # changes the examples a corpus gives.
@@ -93,12 +94,6 @@ class ElectraExampleBuilder:
     else:
       self._target = self.seq_len
 
-    ids = [self.cls_id, *first, self.sep_id]
-    segments = [0] * len(ids)
-    if second:
-      ids += [*second, self.sep_id]
-      segments += [1] * (len(second) + 1)
-    pad = self.seq_len - len(ids)
-    example = (np.array(ids + [self.pad_id] * pad, np.int32),
-               np.array(segments + [0] * pad, np.int32), 0)
-    return example, overflow
+    ids, segments = pack_row(self.seq_len, self.cls_id, self.sep_id,
+                             self.pad_id, first, second)
+    return (ids, segments, 0), overflow

@@ -48,11 +48,8 @@ def training_input(config, objective, process_index: int, process_count: int,
 
   tokenizer, vocab_id, vocab_path = vocabulary.load_or_build_tokenizer(
       data, process_count, log=log)
-  store = pipeline.build_or_load_examples(
-      data, tokenizer, vocab_id,
-      objective.make_example_builder(config, tokenizer),
-      objective.examples_id(config), process_index, process_count, log=log)
-  masker = objective.make_masker(config, tokenizer, store)
+  store, masker = _examples_and_masker(config, objective, tokenizer, vocab_id,
+                                       process_index, process_count, log)
 
   def corpus_batches(start_step):
     return pipeline.batches(
@@ -74,12 +71,9 @@ def eval_input(config, objective, tokenizer, vocab_id: str, files: str,
   eval_config.data.train_files = files
   eval_config.data.tfds_name = ''
   eval_config.data.seed = EVAL_SEED
-  store = pipeline.build_or_load_examples(
-      eval_config.data, tokenizer, vocab_id,
-      objective.make_example_builder(eval_config, tokenizer),
-      objective.examples_id(eval_config), process_index, process_count,
-      log=log)
-  masker = objective.make_masker(eval_config, tokenizer, store)
+  store, masker = _examples_and_masker(eval_config, objective, tokenizer,
+                                       vocab_id, process_index, process_count,
+                                       log)
   host_batch = config.data.batch_size // process_count
 
   def batches():
@@ -89,3 +83,13 @@ def eval_input(config, objective, tokenizer, vocab_id: str, files: str,
         process_count=process_count)
 
   return len(store), batches
+
+
+def _examples_and_masker(config, objective, tokenizer, vocab_id: str,
+                         process_index: int, process_count: int, log):
+  """This host's built examples of config.data and the objective's masker."""
+  store = pipeline.build_or_load_examples(
+      config.data, tokenizer, vocab_id,
+      objective.make_example_builder(config, tokenizer),
+      objective.examples_id(config), process_index, process_count, log=log)
+  return store, objective.make_masker(config, tokenizer, store)

@@ -22,7 +22,8 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from data_pipelines.sentences import BuildStats, split_document, split_long
+from data_pipelines.sentences import (BuildStats, pack_row, split_document,
+                                      split_long)
 
 # Part of the cache key of built examples: bump it whenever a change here
 # changes the examples a corpus gives.
@@ -160,13 +161,8 @@ class PairExampleBuilder:
     b_doc, b_start, b_end = second
     self._covered[a_doc][a_start:a_end] = True
     self._covered[b_doc][b_start:b_end] = True
-    a_len, b_len = a_end - a_start, b_end - b_start
-    ids = np.full(self.seq_len, self.pad_id, np.int32)
-    segments = np.zeros(self.seq_len, np.int32)
-    ids[0] = self.cls_id
-    ids[1:a_len + 1] = self._documents[a_doc][0][a_start:a_end]
-    ids[a_len + 1] = self.sep_id
-    ids[a_len + 2:a_len + b_len + 2] = self._documents[b_doc][0][b_start:b_end]
-    ids[a_len + b_len + 2] = self.sep_id
-    segments[a_len + 2:a_len + b_len + 3] = 1
+    ids, segments = pack_row(
+        self.seq_len, self.cls_id, self.sep_id, self.pad_id,
+        self._documents[a_doc][0][a_start:a_end],
+        self._documents[b_doc][0][b_start:b_end])
     return ids, segments, label

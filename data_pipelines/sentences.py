@@ -1,11 +1,15 @@
-"""What every instance builder shares: splitting long lines, and build counts.
+"""What every instance builder shares: splitting long lines, build counts,
+and the row layout.
 
 A tokenized line longer than an example can hold is split into consecutive
 pieces instead of being cut or dropped, so that no text of the corpus is lost
-before packing; `BuildStats` reports what the packing made of the input.
+before packing; `BuildStats` reports what the packing made of the input;
+`pack_row` lays segments out as `[CLS] A [SEP] (B [SEP])` (§1.1, §1.9).
 """
 import dataclasses
 from typing import Callable, Iterable, Optional, Sequence
+
+import numpy as np
 
 
 def split_long(sentence_ids: Sequence[int],
@@ -70,3 +74,21 @@ def split_document(document: Iterable[Sequence[int]], max_tokens: int,
   if pieces:
     stats.documents += 1
   return pieces
+
+
+def pack_row(seq_len: int, cls_id: int, sep_id: int, pad_id: int,
+             first: Sequence[int], second: Sequence[int] = ()
+             ) -> tuple[np.ndarray, np.ndarray]:
+  """(input_ids [L], segment_ids [L]) int32 of `[CLS] A [SEP] (B [SEP])`,
+  padded: segment 0 up to the first [SEP], 1 for B and its [SEP]."""
+  a_len, b_len = len(first), len(second)
+  ids = np.full(seq_len, pad_id, np.int32)
+  segments = np.zeros(seq_len, np.int32)
+  ids[0] = cls_id
+  ids[1:a_len + 1] = first
+  ids[a_len + 1] = sep_id
+  if b_len:
+    ids[a_len + 2:a_len + b_len + 2] = second
+    ids[a_len + b_len + 2] = sep_id
+    segments[a_len + 2:a_len + b_len + 3] = 1
+  return ids, segments

@@ -28,7 +28,7 @@ class DecodeReport:
   """
 
   def __init__(self, errors: str = 'strict'):
-    _check_errors(errors)
+    check_decode_errors(errors)
     self.errors = errors
     self.bad_lines = 0
     self.first_bad_line = ''  # where the first one is, e.g. 'a.txt:12'
@@ -49,7 +49,8 @@ class DecodeReport:
             f'(first at {self.first_bad_line})')
 
 
-def _check_errors(errors: str) -> None:
+def check_decode_errors(errors: str) -> None:
+  """InputError unless `errors` is one of DECODE_ERRORS."""
   if errors not in DECODE_ERRORS:
     raise InputError(f'unknown decode errors mode {errors!r} (expected one of '
                      f'{", ".join(DECODE_ERRORS)})')
@@ -92,7 +93,7 @@ def read_lines(path: str, errors: str = 'strict',
   `errors` (one of DECODE_ERRORS) says what becomes of a line that is not
   UTF-8; `report` counts those replaced or skipped.
   """
-  _check_errors(errors)
+  check_decode_errors(errors)
   tf = tf_module()
   try:
     raw = tf.io.gfile.GFile(path, 'rb')
@@ -139,7 +140,7 @@ def tfds_documents(name: str, split: str, text_key: str,
 
   `errors` and `report` treat a line that is not UTF-8 as `read_lines` does.
   """
-  _check_errors(errors)
+  check_decode_errors(errors)
   tf_module()
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   host_split = tfds.even_splits(split, n=process_count)[process_index]

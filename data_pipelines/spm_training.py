@@ -10,7 +10,8 @@ import re
 import uuid
 from typing import Iterable, Iterator, Sequence
 
-from data_pipelines.sources import DECODE_ERRORS, DecodeReport, read_lines
+from data_pipelines.sources import (DecodeReport, check_decode_errors,
+                                    read_lines)
 from data_pipelines.tokenizers import SPECIAL_TOKENS
 from data_pipelines.tokenizers import gfile
 from lm_jax.errors import InputError
@@ -152,10 +153,7 @@ def train_sentencepiece(input_files: Sequence[str],
     InputError: missing or unreadable inputs, no text, or bad arguments.
   """
   _check_arguments(output_path, vocab_size, model_type)
-  if decode_errors not in DECODE_ERRORS:
-    raise InputError(f'unknown decode errors mode {decode_errors!r} for '
-                     f'{output_path} (expected one of '
-                     f'{", ".join(DECODE_ERRORS)})')
+  check_decode_errors(decode_errors)
   if not input_files:
     raise InputError(f'no input files given for {output_path}')
   missing = [p for p in input_files if not gfile().exists(p)]

@@ -7,34 +7,29 @@ complete, so an interrupted save never replaces a good checkpoint.
 import os
 
 import orbax.checkpoint as ocp
-from absl import logging
 
+from data_pipelines import tf_cpu
 from lm_jax.errors import InputError
 
-CHECKPOINTS = 'checkpoints'  # inside a workdir
+# A workdir's layout: its checkpoints, and its own copy of the vocabulary,
+# so evaluation and distillation read a workdir alone, whatever happens to
+# the cache the vocabulary was trained into.
+CHECKPOINTS = 'checkpoints'
+VOCABULARY = 'vocab'
 
 
 class Checkpointer:
   """Saves every `every` steps (and when forced), keeps the newest `keep`."""
 
   def __init__(self, directory: str, *, every: int = 1, keep: int = 1,
-               use_async: bool = True, read_only: bool = False):
-    options = ocp.CheckpointManagerOptions(
-        max_to_keep=None if read_only else keep,
-        save_interval_steps=0 if read_only else 1,
-        enable_async_checkpointing=use_async, create=not read_only,
-        read_only=read_only)
-    # Orbax warns that a read-only directory is read-only; we asked for it.
-    quiet = logging.get_verbosity() > logging.ERROR and read_only
-    if quiet:
-      previous = logging.get_verbosity()
-      logging.set_verbosity(logging.ERROR)
-    try:
-      self._manager = ocp.CheckpointManager(os.path.abspath(directory),
-                                            options=options)
-    finally:
-      if quiet:
-        logging.set_verbosity(previous)
+               use_async: bool = True, create: bool = True):
+    """`create=False` opens another run's checkpoints: nothing is created,
+    and as long as nothing is saved, nothing is written."""
+    self._manager = ocp.CheckpointManager(
+        os.path.abspath(directory),
+        options=ocp.CheckpointManagerOptions(
+            max_to_keep=keep, enable_async_checkpointing=use_async,
+            create=create))
     self._every = every
 
   def latest_step(self) -> int | None:
@@ -79,7 +74,7 @@ class Checkpointer:
 
 
 def open_workdir(workdir: str) -> tuple[Checkpointer, int, dict]:
-  """A finished run's workdir, read-only: (checkpointer, latest step, meta).
+  """Another run's workdir, for reading: (checkpointer, latest step, meta).
 
   Raises InputError naming the workdir when it holds no checkpoint.
   """
@@ -87,9 +82,27 @@ def open_workdir(workdir: str) -> tuple[Checkpointer, int, dict]:
   if not os.path.isdir(directory):
     raise InputError(f'{workdir} is not an lm_jax workdir: it has no '
                      f'{CHECKPOINTS}/ directory')
-  checkpointer = Checkpointer(directory, use_async=False, read_only=True)
+  checkpointer = Checkpointer(directory, use_async=False, create=False)
   step = checkpointer.latest_step()
   if step is None:
     checkpointer.close()
     raise InputError(f'{workdir} holds no complete checkpoint')
   return checkpointer, step, checkpointer.read_meta(step)
+
+
+def keep_vocabulary(vocab_path: str, workdir: str) -> None:
+  """Copies the run's vocabulary file into the workdir (once)."""
+  gfile = tf_cpu.tf().io.gfile
+  target = os.path.join(workdir, VOCABULARY, os.path.basename(vocab_path))
+  if not gfile.exists(target):
+    gfile.makedirs(os.path.dirname(target))
+    gfile.copy(vocab_path, target + '.tmp', overwrite=True)
+    gfile.rename(target + '.tmp', target, overwrite=True)
+
+
+def vocabulary_path(workdir: str, meta: dict) -> str:
+  """The workdir's copy of its vocabulary, as its checkpoint names it."""
+  if not meta.get('vocab_file'):
+    raise InputError(f'{workdir} keeps no vocabulary (it was trained on '
+                     'synthetic data)')
+  return os.path.join(workdir, VOCABULARY, meta['vocab_file'])

@@ -9,6 +9,7 @@ import os
 import ml_collections
 
 import data_pipelines
+from data_pipelines import sources
 
 DEFAULT_CORPUS = os.path.join(os.path.dirname(data_pipelines.__file__),
                               'default_corpus', 'gutenberg_sample.txt.gz')
@@ -180,9 +181,10 @@ def check(config) -> None:
   for key in ('compute_dtype', 'param_dtype'):
     if config.model[key] not in ('float32', 'bfloat16', 'float16'):
       problems.append(f'model.{key} must be float32, bfloat16 or float16')
-  if config.data.decode_errors not in ('strict', 'replace', 'skip_line'):
-    problems.append(f'data.decode_errors must be strict, replace or skip_line, '
-                    f'got {config.data.decode_errors!r}')
+  if config.data.decode_errors not in sources.DECODE_ERRORS:
+    problems.append(f'data.decode_errors must be one of '
+                    f'{", ".join(sources.DECODE_ERRORS)}, got '
+                    f'{config.data.decode_errors!r}')
   if problems:
     raise InputError('; '.join(problems))
 

@@ -13,9 +13,16 @@ The figures go to stdout and to WORKDIR/eval_results.json (a flat object).
 import json
 import os
 
+import jax
+import ml_collections
 from absl import app, flags, logging
 
-from lm_jax.cli import fail, last_line, parse_flags
+from data_pipelines import inputs, vocabulary
+from lm_jax import evaluation, sharding, training
+from lm_jax.checkpointing import open_workdir, vocabulary_path
+from lm_jax.cli import fail, parse_flags
+from lm_jax.errors import InputError
+from lm_jax.objectives import get_objective
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'A pretraining workdir.')
 _DATA = flags.DEFINE_string('data', None, 'Comma-separated globs of held-out '
@@ -32,23 +39,10 @@ def evaluate(workdir: str, data: str, *, batch_size: int = 0,
              max_batches: int = 0, print_fn=print) -> dict:
   """Evaluates the workdir's latest checkpoint on `data`; returns the
   figures and writes them to WORKDIR/eval_results.json."""
-  # pylint: disable=g-import-not-at-top
-  import jax
-  import ml_collections
-  from data_pipelines import inputs, vocabulary
-  from lm_jax import evaluation, sharding, training, trainer
-  from lm_jax.checkpointing import open_workdir
-  from lm_jax.errors import InputError
-  from lm_jax.objectives import get_objective
-
   checkpointer, step, meta = open_workdir(workdir)
   try:
     config = ml_collections.ConfigDict(meta['config'])
-    if not meta.get('vocab_file'):
-      raise InputError(f'{workdir} was trained on synthetic data: it has no '
-                       'vocabulary to read text with')
-    config.data.vocab_path = os.path.join(workdir, trainer.VOCAB_DIR,
-                                          meta['vocab_file'])
+    config.data.vocab_path = vocabulary_path(workdir, meta)
     config.data.eval_batches = max_batches
     if batch_size:
       config.data.batch_size = batch_size
@@ -63,8 +57,8 @@ def evaluate(workdir: str, data: str, *, batch_size: int = 0,
     tokenizer, vocab_id, _ = vocabulary.load_or_build_tokenizer(
         config.data, num_hosts, log=print_fn)
     if vocab_id != meta['vocab_id']:
-      raise InputError(f'the vocabulary in {workdir}/{trainer.VOCAB_DIR} is '
-                       'not the one the checkpoint was trained with')
+      raise InputError(f'{config.data.vocab_path} is not the vocabulary the '
+                       'checkpoint was trained with')
     num_examples, batches = inputs.eval_input(
         config, objective, tokenizer, vocab_id, data, host, num_hosts,
         log=print_fn)
@@ -92,14 +86,11 @@ def evaluate(workdir: str, data: str, *, batch_size: int = 0,
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
-  from lm_jax.errors import InputError  # pylint: disable=g-import-not-at-top
   try:
     evaluate(_WORKDIR.value, _DATA.value, batch_size=_BATCH_SIZE.value,
              max_batches=_MAX_BATCHES.value)
   except InputError as e:
     fail(str(e))
-  except Exception as e:  # pylint: disable=broad-except
-    fail(last_line(e))
 
 
 if __name__ == '__main__':

@@ -7,7 +7,6 @@ import time
 from tensorboardX import SummaryWriter
 
 
-
 def progress_fields(row: dict) -> list[str]:
   """'loss', then each head's loss and accuracy (mlm, nsp, sbo, disc, ...),
   then the learning rate."""

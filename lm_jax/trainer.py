@@ -7,17 +7,11 @@ import signal
 
 import jax
 
-from data_pipelines import inputs, tf_cpu
-from lm_jax import config_base, evaluation, sharding, training
-from lm_jax import checkpointing
-from lm_jax.checkpointing import Checkpointer
+from data_pipelines import inputs
+from lm_jax import checkpointing, config_base, evaluation, sharding, training
 from lm_jax.errors import InputError
 from lm_jax.metrics import MetricLogger
 from lm_jax.objectives import get_objective
-
-# The workdir's own copy of the vocabulary: evaluation, fine-tuning and
-# distillation read it from there, whatever happens to the cache.
-VOCAB_DIR = 'vocab'
 
 # Parts of the config a checkpoint cannot be resumed under if changed (the
 # vocabulary is compared by content). Batch size, sequence length, data and
@@ -78,7 +72,7 @@ def run(config, workdir: str, *, print_fn=_print_now) -> dict:
                                         train_input.vocab_id)
 
     # 4. Restore the latest checkpoint, or initialise on the devices.
-    checkpointer = Checkpointer(
+    checkpointer = checkpointing.Checkpointer(
         os.path.join(workdir, checkpointing.CHECKPOINTS),
         every=config.train.checkpoint_every, keep=config.train.keep_checkpoints,
         use_async=config.train.async_checkpoints)
@@ -104,7 +98,7 @@ def run(config, workdir: str, *, print_fn=_print_now) -> dict:
       return {}
 
     if train_input.vocab_path and host == 0:
-      _keep_vocabulary(train_input.vocab_path, workdir)
+      checkpointing.keep_vocabulary(train_input.vocab_path, workdir)
 
     # 5. This host's batches, starting at start_step.
     local_batches = train_input.batches(start_step)
@@ -165,16 +159,6 @@ def _check_resumable(saved: dict, current: dict) -> None:
   if saved.get('vocab_id') != current['vocab_id']:
     raise InputError('the workdir holds a checkpoint trained with a different '
                      'vocabulary; use a new --workdir to start another run')
-
-
-def _keep_vocabulary(vocab_path: str, workdir: str) -> None:
-  """Copies the vocabulary file into the workdir (once)."""
-  gfile = tf_cpu.tf().io.gfile
-  target = os.path.join(workdir, VOCAB_DIR, os.path.basename(vocab_path))
-  if not gfile.exists(target):
-    gfile.makedirs(os.path.dirname(target))
-    gfile.copy(vocab_path, target + '.tmp', overwrite=True)
-    gfile.rename(target + '.tmp', target, overwrite=True)
 
 
 def _diff(old, new) -> str:

@@ -67,19 +67,24 @@ def build(config, objective: Objective, vocab_size: int, mesh,
     trainable = {k: v for k, v in variables.items() if k not in frozen_keys}
     return trainable, {k: v for k, v in variables.items() if k in frozen_keys}
 
-  def init_boxed(rng):
-    params, frozen = split(model.init({'params': rng, 'dropout': rng},
-                                      *objective.init_inputs(config))['params'])
-    return TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                      opt_state=tx.init(params)), frozen
+  def variables(rng):
+    """(trainable, frozen) parameters, boxed with their logical names."""
+    return split(model.init({'params': rng, 'dropout': rng},
+                            *objective.init_inputs(config))['params'])
 
-  def init(rng, frozen):
-    params, _ = split(nn.unbox(model.init({'params': rng, 'dropout': rng},
-                                          *objective.init_inputs(config))['params']))
-    if objective.init_from_frozen is not None:
-      params = objective.init_from_frozen(params, frozen, config)
+  def state_of(params):
     return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                       opt_state=tx.init(params))
+
+  def init_boxed(rng):
+    params, frozen = variables(rng)
+    return state_of(params), frozen
+
+  def init(rng, frozen):
+    params, _ = nn.unbox(variables(rng))
+    if objective.init_from_frozen is not None:
+      params = objective.init_from_frozen(params, frozen, config)
+    return state_of(params)
 
   # Shapes and layouts from abstract evaluation: nothing is allocated until
   # the jitted init writes each shard straight to its device.

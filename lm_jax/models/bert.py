@@ -38,10 +38,6 @@ class BertModel(nn.Module):
     return self.encoder(self.embeddings(ids_BxL, segment_ids_BxL),
                         input_mask_BxL)
 
-  def embed(self, ids_BxL, segment_ids_BxL):
-    """The embedding output [B, L, E], before any projection."""
-    return self.embeddings(ids_BxL, segment_ids_BxL)
-
   def mlm_logits(self, h_BxLxH, positions_BxN):
     """MLM logits [B, N, V] (f32) at the given positions."""
     h_BxNxH = jnp.take_along_axis(h_BxLxH, positions_BxN[..., None], axis=1)

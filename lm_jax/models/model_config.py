@@ -68,16 +68,8 @@ def scaled_generator(disc: TransformerConfig, hidden_fraction: float,
 
 
 def from_model_config(model_cfg, vocab_size: int) -> TransformerConfig:
-  """The body described by a run config's `model` section."""
-  m = model_cfg
-  return TransformerConfig(
-      vocab_size=vocab_size, hidden_size=m.hidden_size,
-      num_layers=m.num_layers, num_heads=m.num_heads,
-      intermediate_size=m.intermediate_size, embedding_size=m.embedding_size,
-      max_positions=m.max_positions, type_vocab_size=m.type_vocab_size,
-      dropout_rate=m.dropout_rate,
-      attention_dropout_rate=m.attention_dropout_rate, activation=m.activation,
-      layer_norm_eps=m.layer_norm_eps, init_std=m.init_std,
-      compute_dtype=m.compute_dtype, param_dtype=m.param_dtype, remat=m.remat,
-      share_layers=m.share_layers, num_layer_groups=m.num_layer_groups,
-      projection_init=m.projection_init)
+  """The body described by a run config's `model` section, whose keys are
+  this dataclass's fields."""
+  return TransformerConfig(vocab_size=vocab_size, **{
+      f.name: model_cfg[f.name] for f in dataclasses.fields(TransformerConfig)
+      if f.name != 'vocab_size'})

@@ -20,13 +20,13 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 
-from lm_jax.checkpointing import open_workdir
+from lm_jax.checkpointing import open_workdir, vocabulary_path
 from lm_jax.errors import InputError
 from lm_jax.models.bert import BertModel
 from lm_jax.models.layers import normal_init, zeros_init
 from lm_jax.objectives import Objective, mlm
+from lm_jax.objectives import sums as sums_lib
 
 TEACHER = 'teacher'
 
@@ -52,7 +52,7 @@ class DistillationModel(nn.Module):
                                    positions_BxN),
            'teacher': self.teacher(ids_BxL, segment_ids_BxL, input_mask_BxL,
                                    positions_BxN)}
-    if self.project_hidden:
+    if self.project_hidden:  # called once so that init creates its params
       out['projection'] = self.hidden_projection(
           jnp.zeros((1, self.student.config.hidden_size)))
     return out
@@ -97,13 +97,10 @@ def check(config) -> None:
   o, m = config.objective, config.model
   mlm.check(config)
   teacher = teacher_config(config)
-  vocab_file = _teacher_meta(config.teacher_checkpoint).get('vocab_file')
   if not config.data.vocab_path and config.data.source == 'corpus':
-    if not vocab_file:
-      raise InputError(f'the teacher at {config.teacher_checkpoint} keeps no '
-                       'vocabulary; set data.vocab_path to the one it used')
     # The student reads the teacher's vocabulary.
-    config.data.vocab_path = f'{config.teacher_checkpoint}/vocab/{vocab_file}'
+    config.data.vocab_path = vocabulary_path(
+        config.teacher_checkpoint, _teacher_meta(config.teacher_checkpoint))
     config.data.tokenizer = teacher.data.tokenizer
     config.data.lowercase = teacher.data.lowercase
   t = teacher.model
@@ -228,19 +225,17 @@ def loss(model: DistillationModel, params, batch, rng, objective_cfg, frozen):
 
   positions = batch['masked_lm_positions'][..., None]
   logits_BxNxV = jnp.take_along_axis(out['logits_s'], positions, axis=1)
-  targets, weights = batch['masked_lm_ids'], batch['masked_lm_weights']
-  nll = optax.softmax_cross_entropy_with_integer_labels(logits_BxNxV, targets)
-  mlm_loss = jnp.sum(weights * nll) / (jnp.sum(weights) + mlm.MLM_EPS)
-  mlm_accuracy = (jnp.sum(weights * (jnp.argmax(logits_BxNxV, -1) == targets))
-                  / (jnp.sum(weights) + mlm.MLM_EPS))
+  mlm_metrics = sums_lib.means(sums_lib.prediction_sums(
+      'mlm', logits_BxNxV, batch['masked_lm_ids'], batch['masked_lm_weights']),
+                               mlm.MLM_EPS)
 
   cos_BxL = jnp.sum(h_s * h_t, -1) / (
       jnp.linalg.norm(h_s, axis=-1) * jnp.linalg.norm(h_t, axis=-1) + 1e-8)
   cosine = jnp.sum(token_BxL * (1.0 - cos_BxL)) / tokens
 
-  total = o.kl_weight * kl + o.mlm_weight * mlm_loss + o.cosine_weight * cosine
-  metrics = dict(kl_loss=kl, mlm_loss=mlm_loss, mlm_accuracy=mlm_accuracy,
-                 cosine_loss=cosine)
+  total = (o.kl_weight * kl + o.mlm_weight * mlm_metrics['mlm_loss']
+           + o.cosine_weight * cosine)
+  metrics = dict(mlm_metrics, kl_loss=kl, cosine_loss=cosine)
   if inter is not None:
     t_layers = _intermediates(inter['teacher'], 'hidden_states').shape[0]
     s_layers = _intermediates(inter['student'], 'hidden_states').shape[0]
@@ -275,12 +270,8 @@ def evaluate(model: DistillationModel, params, batch, rng, objective_cfg):
                        objective_cfg), {}
 
 
-def init_inputs(config) -> tuple:
-  return mlm.init_inputs(config)
-
-
 OBJECTIVE = Objective(
-    name='distillation', build_model=build_model, init_inputs=init_inputs,
+    name='distillation', build_model=build_model, init_inputs=mlm.init_inputs,
     loss=loss, evaluate=evaluate,
     make_example_builder=mlm.make_example_builder,
     examples_id=mlm.examples_id, make_masker=mlm.make_masker,

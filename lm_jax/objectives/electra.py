@@ -18,6 +18,7 @@ from lm_jax.errors import InputError
 from lm_jax.models.electra import ElectraModel
 from lm_jax.models.model_config import from_model_config, scaled_generator
 from lm_jax.objectives import Objective
+from lm_jax.objectives import sums as sums_lib
 
 
 def build_model(config, vocab_size: int, deterministic: bool) -> ElectraModel:
@@ -70,9 +71,6 @@ def _forward(model: ElectraModel, params, batch: dict, rng: jax.Array,
       {'params': params}, batch['masked_input_ids'], segments_BxL,
       input_mask_BxL, positions_BxN, method=ElectraModel.generator_logits,
       rngs=rngs(gen_rng))
-  nll_BxN = optax.softmax_cross_entropy_with_integer_labels(
-      logits_BxNxV, targets_BxN)
-  mlm_correct_BxN = jnp.argmax(logits_BxNxV, -1) == targets_BxN
 
   # Gumbel-max: an exact categorical sample at temperature T.
   u_BxNxV = jax.random.uniform(sample_rng, logits_BxNxV.shape)
@@ -91,14 +89,12 @@ def _forward(model: ElectraModel, params, batch: dict, rng: jax.Array,
   disc_xent_BxL = optax.sigmoid_binary_cross_entropy(
       disc_logits_BxL, replaced_BxL.astype(jnp.float32))
   disc_correct_BxL = (disc_logits_BxL > 0) == replaced_BxL
-  weighted = lambda v, w: (jnp.sum(w * v), jnp.sum(w))
-  sums = {
-      'mlm_loss': weighted(nll_BxN, weights_BxN),
-      'mlm_accuracy': weighted(mlm_correct_BxN, weights_BxN),
-      'disc_loss': weighted(disc_xent_BxL, token_mask_BxL),
-      'disc_accuracy': weighted(disc_correct_BxL, token_mask_BxL),
-      'replaced_fraction': weighted(replaced_BxL, token_mask_BxL),
-  }
+  sums = sums_lib.prediction_sums('mlm', logits_BxNxV, targets_BxN,
+                                  weights_BxN)
+  sums.update(
+      disc_loss=sums_lib.weighted(disc_xent_BxL, token_mask_BxL),
+      disc_accuracy=sums_lib.weighted(disc_correct_BxL, token_mask_BxL),
+      replaced_fraction=sums_lib.weighted(replaced_BxL, token_mask_BxL))
   return sums, (disc_logits_BxL, replaced_BxL, token_mask_BxL)
 
 
@@ -107,7 +103,7 @@ def loss(model: ElectraModel, params, batch: dict, rng: jax.Array,
   del frozen
   sums, _ = _forward(model, params, batch, rng, objective_cfg,
                      deterministic=False)
-  metrics = {k: num / (den + 1e-6) for k, (num, den) in sums.items()}
+  metrics = sums_lib.means(sums, 1e-6)
   total = (objective_cfg.generator_weight * metrics['mlm_loss']
            + objective_cfg.discriminator_weight * metrics['disc_loss'])
   return total, dict(metrics, loss=total)

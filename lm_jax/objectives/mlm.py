@@ -17,7 +17,6 @@ import functools
 
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 # Importing these never imports TensorFlow; the masker does when it runs.
 from data_pipelines import (block_examples, electra_examples, mlm_masking,
@@ -26,6 +25,7 @@ from lm_jax.errors import InputError
 from lm_jax.models.bert import BertModel
 from lm_jax.models.model_config import from_model_config
 from lm_jax.objectives import Objective
+from lm_jax.objectives import sums as sums_lib
 
 MLM_EPS = 1e-5  # BERT's denominator guard
 
@@ -99,10 +99,6 @@ def init_inputs(config) -> tuple:
   return ids, ids, jnp.ones_like(ids), positions
 
 
-def _weighted(values_BxN, weights_BxN):
-  return jnp.sum(weights_BxN * values_BxN), jnp.sum(weights_BxN)
-
-
 def head_sums(model: BertModel, params, batch: dict, rng, objective_cfg
               ) -> dict:
   """Each head's (Σ weight·value, Σ weight) over the batch."""
@@ -121,36 +117,24 @@ def head_sums(model: BertModel, params, batch: dict, rng, objective_cfg
 
   rngs = {'dropout': rng} if rng is not None else {}
   out = model.apply({'params': params}, method=forward, rngs=rngs)
-  targets_BxN = batch['masked_lm_ids']
-  sums = {}
-  for head, weights_key in (('mlm', 'masked_lm_weights'),
-                            ('sbo', 'sbo_weights')):
-    if head not in out:
-      continue
-    logits_BxNxV, weights_BxN = out[head], batch[weights_key]
-    nll_BxN = optax.softmax_cross_entropy_with_integer_labels(
-        logits_BxNxV, targets_BxN)
-    sums[f'{head}_loss'] = _weighted(nll_BxN, weights_BxN)
-    sums[f'{head}_accuracy'] = _weighted(
-        jnp.argmax(logits_BxNxV, -1) == targets_BxN, weights_BxN)
+  # SBO predicts the masked tokens again, from the span's boundaries.
+  sums = sums_lib.prediction_sums('mlm', out['mlm'], batch['masked_lm_ids'],
+                                  batch['masked_lm_weights'])
+  if 'sbo' in out:
+    sums.update(sums_lib.prediction_sums(
+        'sbo', out['sbo'], batch['masked_lm_ids'], batch['sbo_weights']))
   if 'sentence' in out:
-    logits_Bx2, labels_B = out['sentence'], batch['sentence_label']
     real_B = batch['input_mask'][:, 0].astype(jnp.float32)  # not a pad row
-    sums[f'{task}_loss'] = _weighted(
-        optax.softmax_cross_entropy_with_integer_labels(logits_Bx2, labels_B),
-        real_B)
-    sums[f'{task}_accuracy'] = _weighted(
-        jnp.argmax(logits_Bx2, -1) == labels_B, real_B)
+    sums.update(sums_lib.prediction_sums(
+        task, out['sentence'][:, None], batch['sentence_label'][:, None],
+        real_B[:, None]))
   return sums
-
-
-def means(sums: dict) -> dict:
-  return {k: num / (den + MLM_EPS) for k, (num, den) in sums.items()}
 
 
 def loss(model, params, batch, rng, objective_cfg, frozen=None):
   del frozen
-  metrics = means(head_sums(model, params, batch, rng, objective_cfg))
+  metrics = sums_lib.means(head_sums(model, params, batch, rng, objective_cfg),
+                           MLM_EPS)
   total = metrics['mlm_loss']
   task = objective_cfg.sentence_task
   if f'{task}_loss' in metrics:
@@ -197,11 +181,10 @@ def numpy_masker(config, *, vocab_size, special_ids: dict, word_start_V=None,
                  token_counts_V=None):
   """The example masker in numpy, keyed by (data.seed, example index)."""
   o = config.objective
-  units = word_start_V if o.masking in ('whole_word', 'ngram', 'span') else None
   return mlm_masking.make_masker(
       masker_kind(o), seq_len=config.data.seq_len, seed=config.data.seed,
       vocab_size=vocab_size, **special_ids, mask_prob=o.mask_prob,
-      max_predictions=max_predictions(config), word_start_V=units,
+      max_predictions=max_predictions(config), word_start_V=word_start_V,
       ngram_max=o.ngram_max if o.masking == 'ngram' else 1,
       mask_token_prob=o.mask_token_prob,
       random_token_prob=o.random_token_prob,
@@ -211,15 +194,20 @@ def numpy_masker(config, *, vocab_size, special_ids: dict, word_start_V=None,
 
 
 def make_masker(config, tokenizer, store):
+  o = config.objective
+  # Word units for whole-word, n-gram and span masking; corpus counts for
+  # SpanBERT's random tokens and DistilBERT's smoothing.
+  words = o.masking in ('whole_word', 'ngram', 'span')
+  counts = o.masking in ('span', 'smoothed')
   masker = numpy_masker(
       config, vocab_size=tokenizer.vocab_size,
       special_ids=dict(pad_id=tokenizer.pad_id, cls_id=tokenizer.cls_id,
                        sep_id=tokenizer.sep_id, mask_id=tokenizer.mask_id),
-      word_start_V=mlm_masking.word_starts(tokenizer),
-      token_counts_V=store.token_counts(tokenizer.vocab_size))
+      word_start_V=mlm_masking.word_starts(tokenizer) if words else None,
+      token_counts_V=store.token_counts(tokenizer.vocab_size) if counts else None)
   return mlm_masking.tf_masker(masker, seq_len=config.data.seq_len,
                                num_slots=num_slots(config),
-                               with_sbo=config.objective.masking == 'span')
+                               with_sbo=o.masking == 'span')
 
 
 # The synthetic vocabulary: SentencePiece's special-token layout.
