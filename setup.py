@@ -22,9 +22,11 @@ setup(
         'sentencepiece>=0.2,<0.3',
         'ml-collections>=1.0,<2',
         'absl-py>=2.1,<3',
-        'scikit-learn>=1.3',  # ROC AUC of held-out evaluation
+        'scikit-learn>=1.3',  # ROC AUC, F1, MCC
+        'scipy>=1.10',  # Pearson and Spearman (STS-B)
         'tensorboardX>=2.6,<3',
         'numpy>=1.26',
     ],
-    extras_require={'dev': ['pytest>=8']},
+    # seqeval: the tests check entity scores against it.
+    extras_require={'dev': ['pytest>=8', 'seqeval>=1.2,<2']},
 )

@@ -4,10 +4,14 @@ Both kinds expose the same small `Tokenizer` protocol: `encode` turns text into
 ids without adding special tokens (instance builders add [CLS]/[SEP]), and the
 five special tokens are looked up by name, so a vocabulary that lacks one is
 rejected at load time rather than producing wrong ids later.
+`encode_with_offsets` gives the same ids plus, per id, the span of the original
+text it came from, so that span tasks (SQuAD) can map predicted tokens back to
+the text with its original casing, accents and spacing.
 
 Files are read through `tf.io.gfile`, so `gs://` paths work.
 """
 
+import re
 import types
 import unicodedata
 from typing import Collection, Mapping, Protocol, Sequence
@@ -19,6 +23,9 @@ SPECIAL_TOKENS = ('[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]')
 
 # BERT maps any word longer than this to [UNK] instead of splitting it.
 _MAX_WORD_CHARS = 100
+
+# A basic token with, per character, its start and end in the original text.
+_SpannedToken = tuple[str, list[int], list[int]]
 
 
 class Tokenizer(Protocol):
@@ -33,6 +40,14 @@ class Tokenizer(Protocol):
 
   def encode(self, text: str) -> list[int]:
     """Text to ids, with no special tokens added."""
+
+  def encode_with_offsets(
+      self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+    """`encode(text)` and, per id, its (start, end) character span in `text`.
+
+    Spans never hold leading or trailing whitespace; a token that stands for
+    no character of `text` gets an empty span (start == end).
+    """
 
   def decode(self, ids: Sequence[int]) -> str:
     """Ids back to text; special tokens are shown by name."""
@@ -128,6 +143,88 @@ class BasicTokenizer:
       words.extend(_split_on_punctuation(word))
     return words
 
+  def tokenize_with_spans(self, text: str) -> list[_SpannedToken]:
+    """`tokenize(text)` with the span in `text` of each token character.
+
+    Returns one (token, starts, ends) per token: `text[starts[k]:ends[k]]` is
+    where the token's k-th character came from. Lowercasing and accent
+    stripping almost always keep one output character per input character
+    (accents vanish), so each character maps back exactly; a combining mark
+    that vanishes is given to the character before it, and an input character
+    that becomes several (a Hangul syllable split into jamo) gives its span to
+    each of them. Should a word's characters not line up one by one, every
+    character of its tokens gets the whole word's span.
+    """
+    tokens = []
+    word = []  # Indices in `text` of the current word's kept characters.
+    for i, char in enumerate(text):
+      cp = ord(char)
+      if cp == 0 or cp == 0xFFFD or is_control(char):
+        continue  # Dropped, as in `tokenize`; it does not end a word.
+      # `tokenize` maps BERT's whitespace to ' ' and then str.split() also
+      # breaks at the other Unicode spaces (U+2028, U+2029).
+      if is_whitespace(char) or char.isspace():
+        tokens += self._word_tokens(text, word)
+        word = []
+      elif _is_cjk(cp):
+        tokens += self._word_tokens(text, word)
+        tokens += self._word_tokens(text, [i])
+        word = []
+      else:
+        word.append(i)
+    tokens += self._word_tokens(text, word)
+    return tokens
+
+  def _word_tokens(self, text: str,
+                   indices: list[int]) -> list[_SpannedToken]:
+    """The tokens of one word, the characters `indices` of `text`."""
+    if not indices:
+      return []
+    word = ''.join(text[i] for i in indices)
+    if not self.lowercase:
+      out, starts, ends = word, indices, [i + 1 for i in indices]
+    elif word.isascii():
+      out, starts, ends = word.lower(), indices, [i + 1 for i in indices]
+    else:
+      out = _strip_accents(word.lower())
+      starts, ends = _align_chars(
+          indices, [_strip_accents(text[i].lower()) for i in indices],
+          len(out))
+    tokens = []
+    begin = 0
+    for piece in _split_on_punctuation(out):
+      end = begin + len(piece)
+      tokens.append((piece, starts[begin:end], ends[begin:end]))
+      begin = end
+    return tokens
+
+
+def _align_chars(indices: list[int], per_char: list[str],
+                 out_len: int) -> tuple[list[int], list[int]]:
+  """Original spans of the `out_len` characters a word was transformed into.
+
+  Args:
+    indices: positions in the original text of the word's characters.
+    per_char: what each of those characters becomes on its own.
+    out_len: the length of the transformed word.
+  """
+  if sum(len(c) for c in per_char) != out_len:
+    # Word-level casing did not match character-level casing in length (no
+    # such case is known): fall back to the whole word.
+    whole = (indices[0], indices[-1] + 1)
+    return [whole[0]] * out_len, [whole[1]] * out_len
+  starts, ends = [], []
+  last = 0  # How many output characters the last visible character made.
+  for i, out in zip(indices, per_char):
+    if out:
+      last = len(out)
+      starts += [i] * last
+      ends += [i + 1] * last
+    elif last:
+      # A vanished accent belongs with the character it decorates.
+      ends[-last:] = [i + 1] * last
+  return starts, ends
+
 
 def _strip_accents(text: str) -> str:
   return ''.join(c for c in unicodedata.normalize('NFD', text)
@@ -170,6 +267,30 @@ class WordpieceSplitter:
         pieces.append(self._unk)
       else:
         pieces.extend(self._split_word(word))
+    return pieces
+
+  def tokenize_with_spans(self, text: str) -> list[tuple[str, int, int]]:
+    """`tokenize(text)`, each piece with its (start, end) in `text`.
+
+    A piece's span is the part of `text` it spells ('##' aside); an unknown
+    spans its whole word.
+    """
+    pieces = []
+    # \S+ breaks where str.split() does: both use Python's isspace.
+    for match in re.finditer(r'\S+', text):
+      word, begin = match.group(), match.start()
+      if len(word) > _MAX_WORD_CHARS:
+        pieces.append((self._unk, begin, match.end()))
+        continue
+      word_pieces = self._split_word(word)
+      if word_pieces == [self._unk]:
+        pieces.append((self._unk, begin, match.end()))
+        continue
+      for piece in word_pieces:
+        end = begin + len(piece) - (2 if piece.startswith('##') and
+                                    begin > match.start() else 0)
+        pieces.append((piece, begin, end))
+        begin = end
     return pieces
 
   def _split_word(self, word: str) -> list[str]:
@@ -218,6 +339,23 @@ class WordPieceTokenizer:
 
   def encode(self, text: str) -> list[int]:
     return [self._ids[p] for p in self.tokenize(text)]
+
+  def encode_with_offsets(
+      self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+    """`encode(text)` and each id's (start, end) character span in `text`.
+
+    Each word piece gets the exact characters it spells: from the first
+    original character that produced it to the last, a combining accent that
+    accent stripping removed counting with the character before it. Pieces of
+    a word the vocabulary cannot cover ([UNK]) share the word's span. See
+    `BasicTokenizer.tokenize_with_spans` for the rare exceptions.
+    """
+    ids, spans = [], []
+    for token, starts, ends in self._basic.tokenize_with_spans(text):
+      for piece, begin, end in self._wordpiece.tokenize_with_spans(token):
+        ids.append(self._ids[piece])
+        spans.append((starts[begin], ends[end - 1]))
+    return ids, spans
 
   def decode(self, ids: Sequence[int]) -> str:
     text = ' '.join(self.id_to_token(i) for i in ids)
@@ -282,6 +420,38 @@ class SentencePieceTokenizer:
   def encode(self, text: str) -> list[int]:
     return self._sp.encode(text)
 
+  def encode_with_offsets(
+      self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+    """`encode(text)` and each id's (start, end) character span in `text`.
+
+    The spans are SentencePiece's own (which undo its normalisation), less
+    the whitespace that a piece's leading U+2581 stands for: a lone U+2581
+    piece gets an empty span just before the next word. A piece given no
+    characters (SentencePiece gives all of a character that became several
+    pieces, such as the ligature U+FB01, to the last of them) gets an empty
+    span too.
+    """
+    # pylint: disable-next=g-import-not-at-top
+    from sentencepiece import sentencepiece_pb2
+    # The serialized proto is the one form with offsets that every
+    # SentencePiece 0.2.x offers; its offsets count UTF-8 bytes.
+    proto = sentencepiece_pb2.SentencePieceText.FromString(
+        self._sp.encode(text, out_type='serialized_proto'))
+    char_at_byte = _char_at_byte(text)
+    ids, spans = [], []
+    for piece in proto.pieces:
+      ids.append(piece.id)
+      start = char_at_byte[piece.begin]
+      # An end inside a character (byte fallback) takes the whole character.
+      end = (char_at_byte[piece.end - 1] + 1 if piece.end > piece.begin
+             else start)
+      while start < end and text[start].isspace():
+        start += 1
+      while end > start and text[end - 1].isspace():
+        end -= 1
+      spans.append((start, end))
+    return ids, spans
+
   def decode(self, ids: Sequence[int]) -> str:
     # SentencePiece decodes control symbols to '', which would hide [MASK]
     # and friends; decode ordinary runs and name the specials in between.
@@ -304,6 +474,17 @@ class SentencePieceTokenizer:
       raise IndexError(f'id {i} is outside the vocabulary [0, '
                        f'{self.vocab_size})')
     return self._sp.id_to_piece(i)
+
+
+def _char_at_byte(text: str) -> list[int]:
+  """For each UTF-8 byte offset of `text` (and its end), the character there."""
+  if text.isascii():
+    return list(range(len(text) + 1))
+  index = []
+  for i, char in enumerate(text):
+    index += [i] * len(char.encode('utf-8'))
+  index.append(len(text))
+  return index
 
 
 def load_tokenizer(kind: str, path: str, lowercase: bool = True) -> Tokenizer:

@@ -130,6 +130,7 @@ def pretraining_config() -> ml_collections.ConfigDict:
   c.optim.clip_norm = 1.0  # global norm; 0 disables
   c.optim.decay_all_params = False  # True: LayerNorm and biases too (SpanBERT)
   c.optim.trust_ratio = False  # LAMB's per-tensor ||w||/||update|| (ALBERT)
+  c.optim.layer_decay = 1.0  # < 1: layer-wise lr decay (fine-tuning, §3.4)
 
   c.train = ml_collections.ConfigDict()
   c.train.num_steps = 1_000_000  # length of the run and of the LR schedule
@@ -146,6 +147,92 @@ def pretraining_config() -> ml_collections.ConfigDict:
 
   c.mesh = ml_collections.ConfigDict()
   c.mesh.data = 1  # -1: all devices not used by the other axes
+  c.mesh.fsdp = -1
+  c.mesh.tensor = 1
+  c.mesh.rules = DEFAULT_RULES
+
+  c.lock()
+  return c
+
+
+def finetuning_config() -> ml_collections.ConfigDict:
+  """Defaults every fine-tuning config starts from (§2.7, §3.4).
+
+  The model's shape, vocabulary and tokenizer are not here: they come from
+  the pretraining workdir (`init_checkpoint`). `model` holds only what
+  fine-tuning may change. Steps follow from epochs, the training set's size
+  and the batch; warmup is a fraction of them.
+  """
+  c = ml_collections.ConfigDict()
+  c.task = ''  # a task of the family, e.g. 'sst2', 'conll2003', 'squad'
+  c.data_dir = ''  # the task's files in their official layout and names
+  c.tfds_name = ''  # or a TFDS dataset (e.g. 'glue/sst2') instead of data_dir
+  c.tfds_data_dir = ''
+  c.init_checkpoint = ''  # a pretraining workdir (its latest checkpoint)
+  c.num_seeds = 1  # > 1: one run per seed in WORKDIR/seed_<i>, median reported
+
+  c.objective = ml_collections.ConfigDict()  # the head; name set by the task
+  c.objective.name = ''
+  c.objective.num_labels = 0  # set from the task
+  c.objective.num_choices = 0  # multiple choice: set from the data
+  c.objective.classifier_dropout = 0.1
+  c.objective.use_pooler = True  # where pretraining trained one (NSP/SOP)
+  c.objective.target_scale = 5.0  # regression: STS-B scores / 5 (ELECTRA)
+  c.objective.double_unordered = True  # MRPC, STS-B: add (B, A) copies (ELECTRA)
+  c.objective.n_best = 20  # SQuAD decoding: top start and end candidates
+  c.objective.max_answer_length = 30  # in tokens
+  c.objective.null_threshold = 0.0  # SQuAD 2.0: '' when null - best > this;
+  #   the threshold that maximises dev F1 is reported as well
+
+  c.model = ml_collections.ConfigDict()  # over the pretrained model's section
+  c.model.dropout_rate = 0.1
+  c.model.attention_dropout_rate = 0.1
+  c.model.compute_dtype = 'float32'  # 'bfloat16' on TPU/GPU
+  c.model.remat = 'none'
+
+  c.data = ml_collections.ConfigDict()
+  c.data.seq_len = 128
+  c.data.batch_size = 32  # global
+  c.data.eval_batch_size = 0  # 0: data.batch_size
+  c.data.seed = 0  # shuffling; seed i of num_seeds adds i
+  c.data.train_split = 'train'  # a split, or a slice of one: 'dev[:80%]'
+  c.data.eval_split = 'dev'  # MNLI: 'dev' means matched and mismatched
+  c.data.test_split = 'test'  # predicted when present ('' to skip)
+  c.data.doc_stride = 128  # SQuAD windows
+  c.data.max_query_length = 64
+  c.data.skip_malformed = False  # True: count and report bad rows, don't stop
+  c.data.max_eval_examples = 0  # 0: all
+
+  c.optim = ml_collections.ConfigDict()
+  c.optim.learning_rate = 1e-4
+  c.optim.warmup_fraction = 0.1  # of the steps; then linear decay to 0
+  c.optim.warmup_steps = 0  # derived from warmup_fraction
+  c.optim.schedule = 'linear'
+  c.optim.warmup = 'multiply'  # ELECTRA's; BERT's 'replace' differs little
+  c.optim.decay_power = 1.0
+  c.optim.b1 = 0.9
+  c.optim.b2 = 0.999
+  c.optim.eps = 1e-6
+  c.optim.bias_correction = False
+  c.optim.weight_decay = 0.01
+  c.optim.clip_norm = 1.0
+  c.optim.decay_all_params = False
+  c.optim.trust_ratio = False
+  c.optim.layer_decay = 0.8  # ELECTRA Small/Base; 0.9 Large; 1.0 for BERT
+
+  c.train = ml_collections.ConfigDict()
+  c.train.num_epochs = 3.0
+  c.train.num_steps = 0  # > 0 overrides num_epochs
+  c.train.stop_at_step = 0
+  c.train.log_every = 50
+  c.train.eval_every = 0  # 0: once per epoch (and always at the end)
+  c.train.checkpoint_every = 500
+  c.train.keep_checkpoints = 1
+  c.train.async_checkpoints = True
+  c.train.seed = 0  # head init and dropout; seed i of num_seeds adds i
+
+  c.mesh = ml_collections.ConfigDict()
+  c.mesh.data = 1
   c.mesh.fsdp = -1
   c.mesh.tensor = 1
   c.mesh.rules = DEFAULT_RULES
@@ -247,6 +334,18 @@ def set_tiny(c, *, embedding: int | None = None):
   c.train.log_every = 25
   c.train.checkpoint_every = 100
   c.train.eval_every = 100
+
+
+def set_tiny_finetuning(c):
+  """The `:tiny` variant of the fine-tuning configs, for `:tiny` pretrained
+  models: short sequences, small batches, one epoch at a high rate."""
+  c.data.seq_len = 64
+  c.data.batch_size = 16
+  c.optim.learning_rate = 1e-3
+  c.optim.layer_decay = 1.0
+  c.train.num_epochs = 1.0
+  c.train.log_every = 20
+  c.train.checkpoint_every = 200
 
 
 def unknown_variant(file: str, variant: str, known: str):

@@ -4,6 +4,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from lm_jax.errors import InputError
@@ -81,13 +82,60 @@ def weight_decay_mask(params):
   return jax.tree_util.tree_map_with_path(decays, params)
 
 
-def make_optimizer(optim_cfg, num_steps: int
+def layer_depth(names: list[str], num_layers: int, num_layer_groups: int = 1):
+  """A parameter's depth for layer-wise learning-rate decay, from its path:
+  0 for the embeddings (and their E->H projection), i + 1 for encoder layer i,
+  num_layers + 1 for everything above (pooler, task heads), as ELECTRA's
+  `_get_layer_lrs`. Scanned layers are stacked, so their depth is an array
+  [num_layers] over the stacking axis. ALBERT's shared group g counts as the
+  last layer that uses it."""
+  if any('embeddings' in n for n in names):
+    return 0
+  if 'encoder' in names or 'discriminator' in names:
+    if 'layers' in names:
+      return np.arange(1, num_layers + 1)
+    for n in names:
+      if n.startswith(('attention_', 'ffn_')) and n.rsplit('_', 1)[1].isdigit():
+        group = int(n.rsplit('_', 1)[1])
+        return max(i for i in range(num_layers)
+                   if i * num_layer_groups // num_layers == group) + 1
+  return num_layers + 1
+
+
+def scale_by_layer_decay(decay: float, num_layers: int,
+                         num_layer_groups: int = 1
+                         ) -> optax.GradientTransformation:
+  """Multiplies each update by decay^(num_layers + 1 - depth): the top of the
+  network trains at the full rate, the embeddings at decay^(L+1)."""
+
+  def scales(params):
+    def scale(path, p):
+      names = [k.key for k in path if isinstance(k, jax.tree_util.DictKey)]
+      depth = layer_depth(names, num_layers, num_layer_groups)
+      factor = np.asarray(decay ** (num_layers + 1 - np.asarray(depth)),
+                          np.float32)
+      return factor.reshape(factor.shape + (1,) * (p.ndim - factor.ndim))
+    return jax.tree_util.tree_map_with_path(scale, params)
+
+  def update(updates, state, params=None):
+    del params
+    return jax.tree.map(lambda u, s: u * s, updates, scales(updates)), state
+
+  return optax.GradientTransformation(lambda params: optax.EmptyState(),
+                                      update)
+
+
+def make_optimizer(optim_cfg, num_steps: int, num_layers: int = 0,
+                   num_layer_groups: int = 1
                    ) -> tuple[optax.GradientTransformation, optax.Schedule]:
-  """clip -> Adam -> decoupled weight decay [-> LAMB trust ratio] -> lr.
+  """clip -> Adam -> decoupled weight decay [-> LAMB trust ratio] -> lr
+  [-> layer-wise decay].
 
   optim.decay_all_params applies weight decay to LayerNorm and biases too
   (SpanBERT's fairseq Adam); optim.trust_ratio scales each tensor's update by
-  ||w|| / ||update|| (LAMB, ALBERT), on the tensors that decay.
+  ||w|| / ||update|| (LAMB, ALBERT), on the tensors that decay;
+  optim.layer_decay < 1 scales the learning rate of each encoder layer
+  (ELECTRA fine-tuning, §3.4; needs num_layers).
   """
   schedule = learning_rate_schedule(optim_cfg, num_steps)
   if optim_cfg.bias_correction:
@@ -107,4 +155,10 @@ def make_optimizer(optim_cfg, num_steps: int
     # optax sets the ratio to 1 where either norm is 0, as ALBERT does.
     parts.append(optax.masked(optax.scale_by_trust_ratio(), mask))
   parts.append(optax.scale_by_learning_rate(schedule))
+  if optim_cfg.layer_decay != 1.0:
+    if not 0 < optim_cfg.layer_decay < 1 or num_layers <= 0:
+      raise InputError(f'optim.layer_decay must be in (0, 1], got '
+                       f'{optim_cfg.layer_decay}')
+    parts.append(scale_by_layer_decay(optim_cfg.layer_decay, num_layers,
+                                      num_layer_groups))
   return optax.chain(*parts), schedule

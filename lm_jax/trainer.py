@@ -107,43 +107,65 @@ def run(config, workdir: str, *, print_fn=_print_now) -> dict:
         tokens_per_step=config.data.batch_size * config.data.seq_len,
         primary=host == 0, print_fn=log)
 
-    # 6. The loop. Metrics are fetched one step late so the host never waits
-    # on the step it just dispatched; SIGINT/SIGTERM stop after a checkpoint.
-    stop_requested, restore_signals = _install_stop_handlers()
-    pending, last = None, {}
-    step = start_step
+    def evaluate(step, params):
+      logger.write_eval(step, evaluation.run(run_parts, params, eval_batches))
+
+    # 6. The loop.
     try:
-      while step < stop_step:
-        batch = sharding.global_batch(next(local_batches),
-                                      run_parts.batch_sharding)
-        state, metrics = run_parts.step(state, batch, frozen)
-        step += 1
-        if pending is not None:
-          last = jax.device_get(pending[1])
-          logger.write(pending[0], last)
-          pending = None
-        if step == start_step + 1:  # compiled: time from here on
-          jax.block_until_ready(metrics)
-          logger.start_clock(step)
-        if step % config.train.log_every == 0 or step == stop_step:
-          pending = (step, metrics)
-        if eval_batches is not None and (step % config.train.eval_every == 0
-                                         or step == stop_step):
-          results = evaluation.run(run_parts, state.params, eval_batches)
-          logger.write_eval(step, results)
-        stopping = stop_requested()
-        checkpointer.save(step, state, meta, force=stopping or step == stop_step)
-        if stopping:
-          log(f'Stopping at step {step}: saved a checkpoint.')
-          break
-      if pending is not None:
-        last = jax.device_get(pending[1])
-        logger.write(pending[0], last)
+      last, _ = loop(run_parts, state, frozen, local_batches,
+                     start_step=start_step, stop_step=stop_step,
+                     checkpointer=checkpointer, meta=meta, logger=logger,
+                     log=log, log_every=config.train.log_every,
+                     eval_every=config.train.eval_every,
+                     evaluate=evaluate if eval_batches is not None else None)
     finally:
-      restore_signals()
       checkpointer.close()
       logger.close()
   return last
+
+
+def loop(run_parts, state, frozen, local_batches, *, start_step: int,
+         stop_step: int, checkpointer, meta: dict, logger, log, log_every: int,
+         eval_every: int, evaluate=None):
+  """Steps from start_step to stop_step: (last logged metrics, final state).
+
+  Every entry point that trains (pretraining, fine-tuning) runs this loop.
+  Metrics are fetched one step late so the host never waits on the step it
+  just dispatched; `evaluate(step, params)` runs every `eval_every` steps and
+  at the end; SIGINT/SIGTERM stop after a checkpoint.
+  """
+  stop_requested, restore_signals = _install_stop_handlers()
+  pending, last = None, {}
+  step = start_step
+  try:
+    while step < stop_step:
+      batch = sharding.global_batch(next(local_batches),
+                                    run_parts.batch_sharding)
+      state, metrics = run_parts.step(state, batch, frozen)
+      step += 1
+      if pending is not None:
+        last = jax.device_get(pending[1])
+        logger.write(pending[0], last)
+        pending = None
+      if step == start_step + 1:  # compiled: time from here on
+        jax.block_until_ready(metrics)
+        logger.start_clock(step)
+      if step % log_every == 0 or step == stop_step:
+        pending = (step, metrics)
+      if evaluate is not None and (step % eval_every == 0
+                                   or step == stop_step):
+        evaluate(step, state.params)
+      stopping = stop_requested()
+      checkpointer.save(step, state, meta, force=stopping or step == stop_step)
+      if stopping:
+        log(f'Stopping at step {step}: saved a checkpoint.')
+        break
+    if pending is not None:
+      last = jax.device_get(pending[1])
+      logger.write(pending[0], last)
+  finally:
+    restore_signals()
+  return last, state
 
 
 def _check_resumable(saved: dict, current: dict) -> None:

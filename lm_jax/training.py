@@ -60,7 +60,9 @@ def _with_shardings(abstract, shardings):
 def build(config, objective: Objective, vocab_size: int, mesh,
           logical_rules) -> Training:
   model = objective.build_model(config, vocab_size, deterministic=False)
-  tx, schedule = optim.make_optimizer(config.optim, config.train.num_steps)
+  tx, schedule = optim.make_optimizer(
+      config.optim, config.train.num_steps, config.model.num_layers,
+      config.model.num_layer_groups)
   frozen_keys = objective.frozen_keys
 
   def split(variables):

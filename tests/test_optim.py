@@ -14,7 +14,7 @@ def optim_cfg(**overrides):
   c = dict(learning_rate=1.0, schedule='linear', warmup_steps=10,
            decay_power=1.0, b1=0.9, b2=0.999, eps=1e-6, bias_correction=False,
            weight_decay=0.0, clip_norm=0.0, warmup='multiply',
-           decay_all_params=False, trust_ratio=False)
+           decay_all_params=False, trust_ratio=False, layer_decay=1.0)
   c.update(overrides)
   return ml_collections.ConfigDict(c)
 
@@ -126,3 +126,33 @@ def test_decay_all_params_reaches_layer_norms_and_biases():
                                            decay_all_params=decay_all), 10)
     updates, _ = tx.update(zero, tx.init(params), params)
     assert all((jnp.abs(u) > 0).all() == moved for u in jax.tree.leaves(updates))
+
+
+def test_layer_decay_scales_each_layer_as_electra():
+  """ELECTRA's _get_layer_lrs: lr * decay^(L + 1 - depth); embeddings at
+  depth 0, scanned layer i at i + 1, heads at L + 1."""
+  params = {'embeddings': {'word': jnp.ones((4, 2))},
+            'encoder': {'embeddings_project': {'kernel': jnp.ones((2, 2))},
+                        'layers': {'kernel': jnp.ones((3, 2, 2))}},
+            'head': {'kernel': jnp.ones((2, 1))}}
+  grads = jax.tree.map(jnp.ones_like, params)
+  tx, _ = optim.make_optimizer(optim_cfg(warmup_steps=0, layer_decay=0.5),
+                               num_steps=100, num_layers=3)
+  updates, _ = tx.update(grads, tx.init(params), params)
+  # Adam's first update is g / (|g| + eps) * (1 - b1) / sqrt(1 - b2) ~ 3.162
+  # without bias correction; only the ratios matter here.
+  unit = -updates['head']['kernel'][0, 0]
+  np.testing.assert_allclose(-updates['embeddings']['word'] / unit, 0.5 ** 4,
+                             rtol=1e-6)
+  np.testing.assert_allclose(
+      -updates['encoder']['embeddings_project']['kernel'] / unit, 0.5 ** 4,
+      rtol=1e-6)
+  per_layer = -updates['encoder']['layers']['kernel'][:, 0, 0] / unit
+  np.testing.assert_allclose(per_layer, [0.5 ** 3, 0.5 ** 2, 0.5], rtol=1e-6)
+
+
+def test_layer_decay_of_shared_albert_groups():
+  # 4 layers over 2 groups: group 0 serves layers 0-1, group 1 layers 2-3.
+  assert optim.layer_depth(['encoder', 'attention_0', 'kernel'], 4, 2) == 2
+  assert optim.layer_depth(['encoder', 'ffn_1', 'kernel'], 4, 2) == 4
+  assert optim.layer_depth(['pooler', 'kernel'], 4, 2) == 5

@@ -1,10 +1,12 @@
 """Tests for data_pipelines.tokenizers, using BERT's published test vectors."""
 
 import pathlib
+import random
 
 import pytest
 import sentencepiece as spm
 
+from data_pipelines import spm_training
 from data_pipelines import tokenizers
 from lm_jax.errors import InputError
 
@@ -215,3 +217,135 @@ class TestBadInputs:
     with pytest.raises(InputError, match="unknown tokenizer kind 'bpe'") as e:
       tokenizers.load_tokenizer('bpe', path)
     _assert_one_line_naming(e, path)
+
+
+# Offsets: encode_with_offsets must give encode's ids and, per id, the span of
+# the original text it came from.
+
+OFFSET_TEXTS = [
+    'UNwant\u00E9d,running',
+    'UNwante\u0301d,running',  # The accent as a combining mark.
+    ' \tHeLLo!how  \n Are yoU?  ',
+    'ah\u535A\u63A8zz',
+    'a\x00b\ufffdc\x05d e',
+    'Caf\u00E9  CAF\u00C9\u2028cafe\u00A0\u00BFhow?',
+    '\u0301hello\u0301\u0301 \u00C5ngstr\u00F6m \u03A3\u039F\u03A3 \uAC00',
+    '',
+    '   ',
+]
+
+
+@pytest.fixture
+def offsets_tokenizer(tmp_path) -> tokenizers.WordPieceTokenizer:
+  extra = ['[PAD]', '[MASK]', 'hello', '!', 'how', 'are', 'you', '?', 'cafe',
+           '\u00BF', 'abcd', 'e', '\u535A', '\u63A8', 'a', '##n', '##g', '##s',
+           '##t', '##r', '##o', '##m', '\u03C3\u03BF\u03C2', '\u1100',
+           '##\u1161']
+  return tokenizers.WordPieceTokenizer(
+      _write_vocab(tmp_path, BERT_TEST_VOCAB + extra))
+
+
+class TestWordPieceOffsets:
+
+  @pytest.mark.parametrize('text', OFFSET_TEXTS)
+  def test_ids_equal_encode(self, offsets_tokenizer, text):
+    ids, spans = offsets_tokenizer.encode_with_offsets(text)
+    assert ids == offsets_tokenizer.encode(text)
+    assert len(spans) == len(ids)
+
+  @pytest.mark.parametrize('text', OFFSET_TEXTS)
+  def test_each_span_spells_its_piece(self, offsets_tokenizer, text):
+    basic = tokenizers.BasicTokenizer()
+    ids, spans = offsets_tokenizer.encode_with_offsets(text)
+    for i, (start, end) in zip(ids, spans):
+      assert 0 <= start < end <= len(text)
+      piece = offsets_tokenizer.id_to_token(i)
+      if piece != '[UNK]' and '\uAC00' not in text[start:end]:
+        assert ''.join(basic.tokenize(text[start:end])) == piece.removeprefix(
+            '##')
+
+  def test_exact_spans(self, offsets_tokenizer):
+    encode = offsets_tokenizer.encode_with_offsets
+    assert encode('UNwant\u00E9d,running')[1] == [
+        (0, 2), (2, 6), (6, 8), (8, 9), (9, 13), (13, 16)]
+    # A vanished combining accent stays with the letter it decorates.
+    assert encode('UNwante\u0301d,running')[1] == [
+        (0, 2), (2, 6), (6, 9), (9, 10), (10, 14), (14, 17)]
+    # Dropped control characters do not split a word.
+    assert encode('a\x00b\ufffdc\x05d e')[1] == [(0, 7), (8, 9)]
+    # Unknown words span the whole word; CJK ideographs stand alone.
+    ids, spans = encode('ah\u535A\u63A8zz')
+    assert [offsets_tokenizer.id_to_token(i) for i in ids] == [
+        '[UNK]', '\u535A', '\u63A8', '[UNK]']
+    assert spans == [(0, 2), (2, 3), (3, 4), (4, 6)]
+    # A Hangul syllable becomes two jamo pieces, both spanning it.
+    assert encode(' \uAC00')[1] == [(1, 2), (1, 2)]
+
+  def test_keeps_case_when_asked(self, tmp_path):
+    tok = tokenizers.WordPieceTokenizer(
+        _write_vocab(tmp_path, list(tokenizers.SPECIAL_TOKENS) + ['Hi', 'hi']),
+        lowercase=False)
+    assert tok.encode_with_offsets('Hi  hi HI') == (
+        [5, 6, 1], [(0, 2), (4, 6), (7, 9)])
+
+  def test_random_text_gives_encode_ids(self, offsets_tokenizer):
+    rng = random.Random(0)
+    alphabet = ('abcdeAE ,.!?\t\n\x00\x05\x0b\x85\ufffd\u00A0\u2028\u3000'
+                '\u00E9\u00C9\u0301\u0308\u03A3\u03C3\u0130\uAC00\u535A\uF900'
+                '\uFB01\U0001F600\U00020000')
+    for _ in range(2000):
+      text = ''.join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+      ids, spans = offsets_tokenizer.encode_with_offsets(text)
+      assert ids == offsets_tokenizer.encode(text), repr(text)
+      assert all(0 <= s < e <= len(text) for s, e in spans), repr(text)
+
+
+SENTENCEPIECE_LINES = [
+    'The quick brown fox jumps over the lazy dog.',
+    'Caf\u00E9 cr\u00E8me br\u00FBl\u00E9e, na\u00EFve r\u00E9sum\u00E9!',
+    '\u535A\u63A8 and \u6771\u4EAC are written without spaces.',
+    'Hello,   world -- "quoted" text (in parentheses); 42 is 6*7.',
+]
+
+
+@pytest.fixture(scope='module')
+def sentencepiece_tokenizer(tmp_path_factory):
+  path = str(tmp_path_factory.mktemp('spm') / 'tiny.model')
+  spm_training.train_sentencepiece_on_lines(
+      SENTENCEPIECE_LINES * 10, path, 120, source='test lines')
+  return tokenizers.SentencePieceTokenizer(path)
+
+
+class TestSentencePieceOffsets:
+
+  @pytest.mark.parametrize('text', OFFSET_TEXTS + SENTENCEPIECE_LINES + [
+      '  Hello,   world\u00E9 \u535A x\x05y \uFF21\uFF22 \uFB01ne \U0001F600 '])
+  def test_ids_equal_encode(self, sentencepiece_tokenizer, text):
+    tok = sentencepiece_tokenizer
+    ids, spans = tok.encode_with_offsets(text)
+    assert ids == tok.encode(text)
+    assert len(spans) == len(ids)
+    for start, end in spans:
+      assert 0 <= start <= end <= len(text)
+      assert text[start:end] == text[start:end].strip()
+
+  @pytest.mark.parametrize('text', SENTENCEPIECE_LINES + [
+      ' The  lazy dog jumps.  ', 'Caf\u00E9 na\u00EFve \u535A\u63A8'])
+  def test_each_span_spells_its_piece(self, sentencepiece_tokenizer, text):
+    tok = sentencepiece_tokenizer
+    ids, spans = tok.encode_with_offsets(text)
+    for i, (start, end) in zip(ids, spans):
+      assert text[start:end] == tok.id_to_token(i).replace('\u2581', '')
+
+  def test_offsets_count_characters_not_bytes(self, sentencepiece_tokenizer):
+    text = 'na\u00EFve \u535A\u63A8 dog'
+    _, spans = sentencepiece_tokenizer.encode_with_offsets(text)
+    assert spans[-1][1] == len(text)
+    assert (text.index('\u535A'), text.index('\u535A') + 1) in spans or (
+        text.index('\u535A'), text.index('\u63A8') + 1) in spans
+
+  def test_unknown_character_spans_itself(self, sentencepiece_tokenizer):
+    tok = sentencepiece_tokenizer
+    ids, spans = tok.encode_with_offsets('dog \U0001F600')
+    assert ids[-1] == tok.unk_id
+    assert spans[-1] == (4, 5)

@@ -24,20 +24,23 @@ class Objective:
   init_inputs: Callable[..., tuple]
   # (model, params, batch, rng, objective_cfg, frozen) -> (loss, metrics dict)
   loss: Callable[..., Any]
-  # (model, params, batch, rng, objective_cfg) -> (sums, scored):
+  # (model, params, batch, rng, objective_cfg) -> (sums, outputs):
   # sums maps a metric to (numerator, denominator) over the batch, so held-out
-  # figures are exact means over a whole set; scored maps a name to
-  # (scores, labels, mask) arrays for an AUC. The model is deterministic;
+  # figures are exact means over a whole set; outputs are per-row arrays:
+  # (scores, labels, mask) for an AUC in pretraining, a fine-tuning head's
+  # predictions for its task's metrics. The model is deterministic;
   # frozen parameters take no part: evaluation judges the trained model.
   evaluate: Callable[..., Any]
+  # The data side, for objectives trained on text (pretraining). Fine-tuning
+  # objectives read labelled task files instead and leave these None.
   # (config, tokenizer) -> (seed -> instance builder)
-  make_example_builder: Callable[..., Any]
+  make_example_builder: Callable[..., Any] | None = None
   # (config) -> the builder's name in the example cache; changes with its code
-  examples_id: Callable[..., str]
+  examples_id: Callable[..., str] | None = None
   # (config, tokenizer, store) -> masker(example, example_index), for tf.data
-  make_masker: Callable[..., Any]
+  make_masker: Callable[..., Any] | None = None
   # (config, batch_size, seed) -> a random batch of numpy arrays, no TF
-  make_synthetic_batch: Callable[..., dict]
+  make_synthetic_batch: Callable[..., dict] | None = None
   # (config) -> None; refuses a wrong combination of settings with InputError
   # before anything is built, and fills what the objective implies.
   check: Callable[..., None] = _no_check
@@ -49,6 +52,10 @@ class Objective:
   frozen_keys: tuple[str, ...] = ()
   restore_frozen: Callable[..., Any] | None = None
   init_from_frozen: Callable[..., Any] | None = None
+  # (config) -> {backbone part: path in this objective's parameter tree}: the
+  # trained encoder that fine-tuning starts from ('embeddings', 'encoder' and,
+  # where pretraining trained one, BERT's 'pooler').
+  backbone_paths: Callable[..., dict[str, tuple[str, ...]]] | None = None
 
 
 def get_objective(name: str) -> Objective:

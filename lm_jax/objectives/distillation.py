@@ -277,4 +277,5 @@ OBJECTIVE = Objective(
     examples_id=mlm.examples_id, make_masker=mlm.make_masker,
     make_synthetic_batch=mlm.make_synthetic_batch, check=check,
     frozen_keys=(TEACHER,), restore_frozen=restore_frozen,
-    init_from_frozen=init_from_frozen)
+    init_from_frozen=init_from_frozen,
+    backbone_paths=lambda config: mlm.backbone_paths(config, ('student',)))

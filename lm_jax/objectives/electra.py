@@ -155,4 +155,7 @@ OBJECTIVE = Objective(
     loss=loss, evaluate=evaluate, make_example_builder=make_example_builder,
     examples_id=lambda config: f'electra-v{electra_examples.VERSION}',
     make_masker=make_masker, make_synthetic_batch=make_synthetic_batch,
-    check=check)
+    check=check,
+    # Fine-tuning starts from the discriminator (§2.7).
+    backbone_paths=lambda config: {'embeddings': ('embeddings',),
+                                   'encoder': ('discriminator',)})

@@ -235,4 +235,14 @@ OBJECTIVE = Objective(
     name='mlm', build_model=build_model, init_inputs=init_inputs, loss=loss,
     evaluate=evaluate, make_example_builder=make_example_builder,
     examples_id=examples_id, make_masker=make_masker,
-    make_synthetic_batch=make_synthetic_batch, check=check)
+    make_synthetic_batch=make_synthetic_batch, check=check,
+    backbone_paths=lambda config: backbone_paths(config, ()))
+
+
+def backbone_paths(config, prefix: tuple[str, ...]) -> dict:
+  """The encoder and, with NSP/SOP, its pretrained pooler, under `prefix`."""
+  paths = {'embeddings': prefix + ('embeddings',),
+           'encoder': prefix + ('encoder',)}
+  if config.objective.sentence_task != 'none':
+    paths['pooler'] = prefix + ('sentence_classifier', 'pooler')
+  return paths

@@ -1,0 +1,38 @@
+"""GLUE fine-tuning (algorithms.md §2.7, §3.4): ELECTRA's recipe by default.
+
+  python -m lm_jax.finetune --config=configs/finetune/glue.py \
+      --config.task=sst2 --config.data_dir=glue_data/SST-2 \
+      --config.init_checkpoint=runs/electra_small --workdir=runs/sst2
+
+Tasks: cola (MCC), sst2 (accuracy), mrpc and qqp (accuracy, F1), stsb
+(Pearson, Spearman; regression head), mnli (matched and mismatched
+accuracy), qnli, rte, wnli (accuracy). Test-set predictions are also
+written in the GLUE-server format (WORKDIR/glue_submission/).
+
+Variants: `:bert` (BERT's run_classifier recipe: lr 5e-5, no layer-wise
+decay), `:tiny` (the model of a `:tiny` pretraining run: short sequences,
+one epoch, a high learning rate).
+"""
+from lm_jax import config_base
+
+
+def get_config(variant: str = ''):
+  c = config_base.finetuning_config()
+  c.task = 'sst2'
+  c.data.seq_len = 128
+  c.data.batch_size = 32
+  # 0: ELECTRA's rate for the pretrained width (3e-4 Small, 1e-4 Base, 5e-5
+  # Large) and the task's epochs (3; 10 for RTE and STS-B).
+  c.optim.learning_rate = 0.0
+  c.train.num_epochs = 0.0
+  c.optim.layer_decay = 0.8  # 0.9 for Large
+  if variant == 'bert':
+    c.optim.learning_rate = 5e-5
+    c.optim.layer_decay = 1.0
+    c.optim.warmup = 'replace'
+    c.objective.double_unordered = False
+  elif variant == 'tiny':
+    config_base.set_tiny_finetuning(c)
+  elif variant:
+    raise config_base.unknown_variant('glue.py', variant, 'bert, tiny')
+  return c

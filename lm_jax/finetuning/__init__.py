@@ -1,0 +1,1 @@
+"""Fine-tuning pretrained encoders on the standard benchmarks."""

@@ -1,0 +1,366 @@
+"""The fine-tuning run, top to bottom: the pretraining workdir, the task's
+data, then per seed: the resolved config, mesh, `training.build`, restore or
+init from the pretrained body, the shared training loop with dev evaluation,
+the best checkpoint, predictions and eval_results.json.
+
+Everything a step needs is pretraining's: the same jitted sharded step,
+optimizer, checkpointer, metric logger and loop (`trainer.loop`).
+"""
+import dataclasses
+import json
+import math
+import os
+import statistics
+
+import jax
+import ml_collections
+import numpy as np
+
+from data_pipelines import tokenizers
+from lm_jax import checkpointing, sharding, trainer, training
+from lm_jax.errors import InputError
+from lm_jax.finetuning import batches as batches_lib
+from lm_jax.finetuning import objectives, tasks
+from lm_jax.metrics import MetricLogger
+from lm_jax.objectives import get_objective
+
+RESULTS = 'eval_results.json'
+BEST = 'best'  # WORKDIR/best: the parameters with the best main dev metric
+# A fine-tuning checkpoint resumes only under the same task, head and body.
+_MUST_MATCH = ('task', 'objective', 'model')
+
+
+def _print_now(line: str) -> None:
+  print(line, flush=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class Pretrained:
+  """What fine-tuning takes from a pretraining workdir."""
+  workdir: str
+  step: int
+  config: ml_collections.ConfigDict
+  vocab_id: str
+  vocab_path: str
+  vocab_size: int
+  backbone_paths: dict  # part -> path in the pretraining parameter tree
+
+
+def open_pretrained(workdir: str) -> tuple[Pretrained, tokenizers.Tokenizer]:
+  if not workdir:
+    raise InputError('set --config.init_checkpoint=WORKDIR of a pretraining '
+                     'run')
+  checkpointer, step, meta = checkpointing.open_workdir(workdir)
+  checkpointer.close()
+  config = ml_collections.ConfigDict(meta['config'])
+  objective = get_objective(config.objective.name)
+  if objective.backbone_paths is None:
+    raise InputError(f'{workdir} was pretrained with objective '
+                     f'{config.objective.name!r}, which has no encoder to '
+                     'fine-tune')
+  vocab_path = checkpointing.vocabulary_path(workdir, meta)
+  tokenizer = tokenizers.load_tokenizer(config.data.tokenizer, vocab_path,
+                                        config.data.lowercase)
+  if tokenizer.vocab_size != meta['vocab_size']:
+    raise InputError(f'{vocab_path} has {tokenizer.vocab_size} entries, the '
+                     f'checkpoint {meta["vocab_size"]}')
+  return Pretrained(workdir, step, config, meta['vocab_id'], vocab_path,
+                    meta['vocab_size'], objective.backbone_paths(config)
+                    ), tokenizer
+
+
+def run(config, workdir: str, *, print_fn=_print_now) -> dict:
+  """Fine-tunes num_seeds times; returns (and writes) the final dev metrics
+  (the median over seeds, with each seed's figures)."""
+  log = print_fn if jax.process_index() == 0 else lambda line: None
+  _check(config)
+  task = tasks.get(config.task)
+  pretrained, tokenizer = open_pretrained(config.init_checkpoint)
+  log(f'Task: {task.name}, from {pretrained.workdir} (step {pretrained.step}, '
+      f'{pretrained.config.objective.name})')
+  data = task.load(config, tokenizer, log)
+
+  if config.num_seeds == 1:
+    results = _run_seed(config, workdir, task, data, pretrained, log)
+  else:
+    per_seed = []
+    for i in range(config.num_seeds):
+      seed_config = config.copy_and_resolve_references()
+      seed_config.train.seed += i
+      seed_config.data.seed += i
+      log(f'Seed {i + 1} of {config.num_seeds}:')
+      per_seed.append(_run_seed(seed_config, os.path.join(workdir, f'seed_{i}'),
+                                task, data, pretrained, log))
+    if any(r is None for r in per_seed):
+      return {}
+    results = _median(per_seed)
+    results.update({f'seed_{i}.{k}': v for i, r in enumerate(per_seed)
+                    for k, v in r.items()})
+  if results is None:
+    return {}
+  if jax.process_index() == 0:
+    _write_json(os.path.join(workdir, RESULTS), results)
+  log(f'Dev results ({os.path.join(workdir, RESULTS)}):')
+  for name in sorted(k for k in results if not k.startswith('seed_')):
+    log(f'  {name}: {results[name]:.4f}' if isinstance(results[name], float)
+        else f'  {name}: {results[name]}')
+  return results
+
+
+def _median(per_seed: list[dict]) -> dict:
+  keys = [k for k in per_seed[0] if all(
+      isinstance(r.get(k), (int, float)) for r in per_seed)]
+  return {k: float(statistics.median(r[k] for r in per_seed)) for k in keys}
+
+
+def _check(config) -> None:
+  problems = []
+  if config.num_seeds < 1:
+    problems.append(f'num_seeds must be >= 1, got {config.num_seeds}')
+  if config.data.batch_size <= 0:
+    problems.append('data.batch_size must be positive')
+  if config.train.num_steps < 0 or config.train.num_epochs < 0:
+    problems.append('train.num_epochs and train.num_steps must be >= 0')
+  if config.optim.learning_rate < 0:
+    problems.append('optim.learning_rate must be >= 0 (0: by model width)')
+  if not 0 <= config.optim.warmup_fraction < 1:
+    problems.append('optim.warmup_fraction must be in [0, 1)')
+  for key in ('log_every', 'checkpoint_every', 'keep_checkpoints'):
+    if config.train[key] <= 0:
+      problems.append(f'train.{key} must be positive')
+  if not config.task:
+    problems.append(f'set --config.task (one of {", ".join(tasks.names())})')
+  if problems:
+    raise InputError('; '.join(problems))
+
+
+def resolve(config, task, data, pretrained: Pretrained
+            ) -> ml_collections.ConfigDict:
+  """The full config of one run: the pretrained model section with the
+  fine-tuning overrides, the head the task implies, steps from epochs."""
+  c = ml_collections.ConfigDict(config.to_dict())
+  model = ml_collections.ConfigDict(pretrained.config.model.to_dict())
+  for key, value in config.model.items():
+    model[key] = value
+  c.model = model
+  if c.data.seq_len > model.max_positions:
+    raise InputError(f'data.seq_len {c.data.seq_len} exceeds the pretrained '
+                     f'model\'s max_positions {model.max_positions}')
+  c.objective.name = task.objective
+  c.objective.num_labels = data.num_labels
+  c.objective.num_choices = data.num_choices
+  c.objective.use_pooler = (config.objective.use_pooler
+                            and 'pooler' in pretrained.backbone_paths)
+  if not c.optim.learning_rate:
+    c.optim.learning_rate = electra_learning_rate(model.hidden_size)
+  if not c.train.num_epochs:
+    c.train.num_epochs = task.num_epochs
+  train_rows = batches_lib.num_rows(data.train)
+  if not c.train.num_steps:
+    c.train.num_steps = max(1, math.ceil(
+        c.train.num_epochs * train_rows / c.data.batch_size))
+  c.optim.warmup_steps = int(c.optim.warmup_fraction * c.train.num_steps)
+  if not c.train.eval_every:
+    c.train.eval_every = max(1, math.ceil(train_rows / c.data.batch_size))
+  if not c.data.eval_batch_size:
+    c.data.eval_batch_size = c.data.batch_size
+  c.lock()
+  return c
+
+
+def electra_learning_rate(hidden_size: int) -> float:
+  """ELECTRA's fine-tuning rate by size (§3.4): Small 3e-4, Base 1e-4,
+  Large 5e-5."""
+  if hidden_size <= 256:
+    return 3e-4
+  return 1e-4 if hidden_size <= 768 else 5e-5
+
+
+def _run_seed(config, workdir: str, task, data, pretrained: Pretrained, log
+              ) -> dict | None:
+  """One fine-tuning run in `workdir`; its final dev metrics, or None when it
+  stopped early (SIGTERM, train.stop_at_step)."""
+  config = resolve(config, task, data, pretrained)
+  num_hosts, host = jax.process_count(), jax.process_index()
+  objective = objectives.get(config.objective.name)
+  num_steps = config.train.num_steps
+  stop_step = config.train.stop_at_step or num_steps
+
+  mesh = sharding.make_mesh(config.mesh)
+  for size in (config.data.batch_size, config.data.eval_batch_size):
+    sharding.check_batch(size, mesh, num_hosts)
+  rules = sharding.rules(config.mesh)
+  with sharding.use(mesh, rules):
+    run_parts = training.build(config, objective, pretrained.vocab_size,
+                               mesh, rules)
+    log(f'Model: {task.name} head on {run_parts.num_params:,} parameters, '
+        f'{batches_lib.num_rows(data.train):,} training rows, {num_steps} '
+        f'steps of {config.data.batch_size}')
+    checkpointer = checkpointing.Checkpointer(
+        os.path.join(workdir, checkpointing.CHECKPOINTS),
+        every=config.train.checkpoint_every,
+        keep=config.train.keep_checkpoints,
+        use_async=config.train.async_checkpoints)
+    best = checkpointing.Checkpointer(os.path.join(workdir, BEST), keep=1,
+                                      use_async=False)
+    meta = {'config': json.loads(config.to_json()),
+            'vocab_id': pretrained.vocab_id,
+            'vocab_size': pretrained.vocab_size,
+            'vocab_file': os.path.basename(pretrained.vocab_path),
+            'init_checkpoint': pretrained.workdir,
+            'init_step': pretrained.step}
+    try:
+      start_step = checkpointer.latest_step() or 0
+      if start_step:
+        _check_resumable(checkpointer.read_meta(start_step), meta)
+        state = checkpointer.restore(start_step, run_parts.restore_target())
+        log(f'Resumed from the checkpoint at step {start_step}.')
+      else:
+        state = run_parts.init(jax.random.key(config.train.seed), {})
+        state = state.replace(params=_with_pretrained_body(
+            state.params, run_parts, pretrained))
+      if host == 0:
+        checkpointing.keep_vocabulary(pretrained.vocab_path, workdir)
+
+      best_step = best.latest_step()
+      best_score = (best.read_meta(best_step)['score'] if best_step
+                    else -math.inf)
+      logger = MetricLogger(
+          workdir, num_steps=num_steps, start_step=start_step,
+          tokens_per_step=config.data.batch_size * config.data.seq_len,
+          primary=host == 0, print_fn=log)
+      last_eval = {}
+
+      def evaluate(step, params):
+        nonlocal best_score
+        results, outputs = _evaluate(task, data, config, run_parts, params)
+        logger.write_eval(step, results)
+        last_eval.update(step=step, results=results, outputs=outputs)
+        score = results[task.main_metric]
+        if score > best_score:
+          best_score = score
+          best.save(step, {'params': params},
+                    dict(meta, score=score, metric=task.main_metric),
+                    force=True)
+
+      local_batches = batches_lib.train_batches(
+          {k: v for k, v in data.train.items()
+           if k in objectives.BATCH_KEYS[config.objective.name]},
+          batch_size=config.data.batch_size, seed=config.data.seed,
+          start_step=start_step, process_index=host, process_count=num_hosts)
+      try:
+        _, state = trainer.loop(
+            run_parts, state, {}, local_batches, start_step=start_step,
+            stop_step=stop_step, checkpointer=checkpointer, meta=meta,
+            logger=logger, log=log, log_every=config.train.log_every,
+            eval_every=config.train.eval_every, evaluate=evaluate)
+        final_step = int(jax.device_get(state.step))
+        if final_step < num_steps:
+          return None
+        if last_eval.get('step') != final_step:
+          evaluate(final_step, state.params)
+        results = dict(last_eval['results'], step=final_step,
+                       best_step=best.latest_step(),
+                       **{f'best_{task.main_metric}': best_score})
+        # Every host computes (the step is global), the first one writes.
+        test_outputs = [_predict(split, config, run_parts, state.params)[1]
+                        for split in data.tests]
+        if host == 0:
+          task.write_predictions(workdir, data, last_eval['outputs'], config)
+          for split, outputs in zip(data.tests, test_outputs):
+            task.write_test_predictions(workdir, data, split, outputs, config)
+          _write_json(os.path.join(workdir, RESULTS), results)
+      finally:
+        logger.close()
+    finally:
+      checkpointer.close()
+      best.close()
+  return results
+
+
+def _with_pretrained_body(params, run_parts, pretrained: Pretrained):
+  """`params` with the pretrained embeddings, encoder (and pooler) restored
+  into them, laid out as the fine-tuning state's shardings."""
+  target = run_parts.restore_target().params
+  parts = {part: path for part, path in pretrained.backbone_paths.items()
+           if part in target}
+  item = {}
+  for part, path in parts.items():
+    node = item
+    for key in path[:-1]:
+      node = node.setdefault(key, {})
+    node[path[-1]] = target[part]
+  checkpointer, step, _ = checkpointing.open_workdir(pretrained.workdir)
+  try:
+    restored = checkpointer.restore_params(step, item)
+  finally:
+    checkpointer.close()
+  params = dict(params)
+  for part, path in parts.items():
+    node = restored
+    for key in path:
+      node = node[key]
+    params[part] = node
+  return params
+
+
+def _predict(split, config, run_parts, params) -> tuple[dict, dict]:
+  """(loss/accuracy sums, outputs per row) of one pass over a split."""
+  keys = objectives.BATCH_KEYS[config.objective.name]
+  arrays = {k: v for k, v in split.arrays.items() if k in keys}
+  for key in keys:  # unlabelled (test) rows still need the label arrays
+    if key not in arrays and key != 'weight':
+      arrays[key] = np.zeros(
+          (batches_lib.num_rows(split.arrays),) + _label_shape(key, split),
+          np.float32 if key == 'target' else np.int32)
+  totals, outputs = {}, {}
+  for local in batches_lib.eval_batches(
+      arrays, batch_size=config.data.eval_batch_size,
+      process_index=jax.process_index(), process_count=jax.process_count()):
+    batch = sharding.global_batch(local, run_parts.batch_sharding)
+    sums, out = jax.device_get(run_parts.evaluate(params, batch))
+    for name, (num, den) in sums.items():
+      old = totals.get(name, (0.0, 0.0))
+      totals[name] = (old[0] + float(num), old[1] + float(den))
+    keep = np.asarray(out.pop('weight')) > 0
+    for name, value in out.items():
+      outputs.setdefault(name, []).append(np.asarray(value)[keep])
+  outputs = {k: np.concatenate(v) for k, v in outputs.items()}
+  return {k: n / d for k, (n, d) in totals.items() if d > 0}, outputs
+
+
+def _label_shape(key: str, split) -> tuple:
+  if key == 'tags':
+    return split.arrays['ids'].shape[1:]
+  return ()
+
+
+def _evaluate(task, data, config, run_parts, params) -> tuple[dict, dict]:
+  """Task metrics over every eval split (the first split's names bare, the
+  others prefixed with the split's name), and the outputs per split."""
+  results, outputs = {}, {}
+  for i, split in enumerate(data.evals):
+    sums, out = _predict(split, config, run_parts, params)
+    metrics = dict(task.metrics(data, split, out, config), loss=sums["loss"])
+    prefix = '' if i == 0 else f'{split.name}_'
+    results.update({prefix + k: v for k, v in metrics.items()})
+    outputs[split.name] = out
+  return results, outputs
+
+
+def _check_resumable(saved: dict, current: dict) -> None:
+  for key in _MUST_MATCH:
+    if saved['config'].get(key) != current['config'].get(key):
+      raise InputError(
+          f'the workdir holds a fine-tuning checkpoint with a different {key}; '
+          'use a new --workdir to start another run')
+  if saved.get('vocab_id') != current['vocab_id']:
+    raise InputError('the workdir holds a checkpoint with a different '
+                     'vocabulary; use a new --workdir')
+
+
+def _write_json(path: str, value: dict) -> None:
+  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+  with open(path + '.tmp', 'w') as f:
+    json.dump(value, f, indent=1)
+  os.replace(path + '.tmp', path)

@@ -1,0 +1,197 @@
+"""lm_jax/finetuning/runner.py and lm_jax/finetune.py: every task family
+fine-tuned end to end from a `:tiny` pretraining run, on real data slices."""
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from conftest import REPO
+from lm_jax import checkpointing, sharding, training
+from lm_jax.errors import InputError
+from lm_jax.finetuning import objectives, runner, tasks
+
+DATA = os.path.join(REPO, 'tests', 'data', 'tasks')
+
+
+def finetune_config(family: str, **overrides):
+  spec = importlib.util.spec_from_file_location(
+      family, os.path.join(REPO, 'configs', 'finetune', f'{family}.py'))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  c = module.get_config('tiny')
+  c.train.num_steps = 6
+  c.train.async_checkpoints = False
+  c.data.max_eval_examples = 24
+  for dotted, value in overrides.items():
+    node = c
+    *parents, key = dotted.split('.')
+    for p in parents:
+      node = node[p]
+    node[key] = value
+  return c
+
+
+def run(config, workdir) -> dict:
+  return runner.run(config, str(workdir), print_fn=lambda line: None)
+
+
+@pytest.fixture(scope='module')
+def electra(tiny_runs):
+  return tiny_runs('electra_small')
+
+
+def test_glue_sst2_writes_metrics_predictions_submission_and_best(
+    electra, tmp_path):
+  config = finetune_config('glue', task='sst2', init_checkpoint=electra,
+                           data_dir=os.path.join(DATA, 'glue', 'SST-2'))
+  results = run(config, tmp_path)
+  saved = json.loads((tmp_path / 'eval_results.json').read_text())
+  assert saved == pytest.approx(results)
+  assert 0 <= saved['accuracy'] <= 1 and saved['step'] == 6
+  assert saved['best_accuracy'] >= saved['accuracy']
+  rows = [json.loads(l) for l in (tmp_path / 'predictions.jsonl').open()]
+  assert len(rows) == 24 and {r['prediction'] for r in rows} <= {'0', '1'}
+  assert np.mean([r['label'] == r['prediction'] for r in rows]) == (
+      pytest.approx(saved['accuracy']))
+  submission = (tmp_path / 'glue_submission' / 'SST-2.tsv').read_text()
+  assert submission.splitlines()[0] == 'index\tprediction'
+  assert len(submission.splitlines()) == 11
+  assert (tmp_path / 'best').is_dir()
+  assert (tmp_path / 'vocab').is_dir()
+
+
+@pytest.mark.parametrize('family,task,data,keys', [
+    ('glue', 'mrpc', 'glue/MRPC', {'accuracy', 'f1'}),
+    ('glue', 'stsb', 'glue/STS-B', {'pearson', 'spearman'}),
+    ('glue', 'cola', 'glue/CoLA', {'mcc', 'accuracy'}),
+    ('conll2003', 'conll2003', 'conll2003',
+     {'precision', 'recall', 'f1', 'PER_f1', 'LOC_support'}),
+    ('squad', 'squad', 'squad', {'exact_match', 'f1'}),
+    ('squad', 'squad_v2', 'squad',
+     {'exact_match', 'f1', 'best_f1', 'best_f1_threshold',
+      'no_answer_exact_match'}),
+    ('multiple_choice', 'piqa', 'piqa', {'accuracy'}),
+])
+def test_every_family_reports_its_metrics(electra, tmp_path, family, task,
+                                          data, keys):
+  config = finetune_config(family, task=task, init_checkpoint=electra,
+                           data_dir=os.path.join(DATA, data))
+  results = run(config, tmp_path)
+  assert keys <= set(results), sorted(results)
+  assert all(np.isfinite(v) for v in results.values())
+  assert any(p.startswith('predictions') for p in os.listdir(tmp_path))
+
+
+def test_bert_workdir_with_nsp_fine_tunes_through_its_pooler(tiny_runs,
+                                                              tmp_path):
+  config = finetune_config('glue', task='rte', init_checkpoint=tiny_runs(
+      'bert_base'), data_dir=os.path.join(DATA, 'glue', 'RTE'))
+  run(config, tmp_path)
+  meta = json.loads(json.dumps(checkpointing.open_workdir(str(tmp_path))[2]))
+  assert meta['config']['objective']['use_pooler'] is True
+
+
+def test_pretrained_body_is_restored_exactly(electra):
+  config = finetune_config('glue', task='sst2', init_checkpoint=electra,
+                           data_dir=os.path.join(DATA, 'glue', 'SST-2'))
+  pretrained, tokenizer = runner.open_pretrained(electra)
+  task = tasks.get('sst2')
+  data = task.load(config, tokenizer, lambda line: None)
+  resolved = runner.resolve(config, task, data, pretrained)
+  mesh = sharding.make_mesh(resolved.mesh)
+  rules = sharding.rules(resolved.mesh)
+  with sharding.use(mesh, rules):
+    parts = training.build(resolved, objectives.get('classification'),
+                           pretrained.vocab_size, mesh, rules)
+    state = parts.init(jax.random.key(0), {})
+    params = runner._with_pretrained_body(state.params, parts, pretrained)
+  checkpointer, step, _ = checkpointing.open_workdir(electra)
+  target = {'embeddings': params['embeddings'], 'discriminator':
+            params['encoder']}
+  saved = checkpointer.restore_params(step, jax.tree.map(
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding),
+      target))
+  checkpointer.close()
+  jax.tree.map(np.testing.assert_array_equal, saved,
+               {'embeddings': params['embeddings'],
+                'discriminator': params['encoder']})
+  # The head is new: ELECTRA's classifier on the raw [CLS] state, no pooler.
+  assert 'pooler' not in params and 'classifier' in params
+
+
+def test_resume_gives_the_uninterrupted_result(electra, tmp_path):
+  kwargs = dict(task='sst2', init_checkpoint=electra,
+                data_dir=os.path.join(DATA, 'glue', 'SST-2'))
+  straight = run(finetune_config('glue', **kwargs), tmp_path / 'straight')
+  assert run(finetune_config('glue', **kwargs, **{'train.stop_at_step': 3}),
+             tmp_path / 'resumed') == {}
+  assert not (tmp_path / 'resumed' / 'eval_results.json').exists()
+  resumed = run(finetune_config('glue', **kwargs), tmp_path / 'resumed')
+  assert resumed['accuracy'] == straight['accuracy']
+  assert resumed['loss'] == pytest.approx(straight['loss'], rel=1e-5)
+
+
+def test_seeds_report_each_figure_and_the_median(electra, tmp_path):
+  config = finetune_config('glue', task='mrpc', init_checkpoint=electra,
+                           data_dir=os.path.join(DATA, 'glue', 'MRPC'),
+                           num_seeds=3, **{'train.num_steps': 2})
+  results = run(config, tmp_path)
+  per_seed = [results[f'seed_{i}.f1'] for i in range(3)]
+  assert results['f1'] == statistics.median(per_seed)
+  assert sorted(os.listdir(tmp_path)) == ['eval_results.json', 'seed_0',
+                                          'seed_1', 'seed_2']
+
+
+def test_split_slices():
+  name, select = tasks.parse_split('dev[:80%]')
+  assert name == 'dev' and select(list(range(10))) == list(range(8))
+  assert tasks.parse_split('dev[80%:]')[1](list(range(10))) == [8, 9]
+  assert tasks.parse_split('train[-2:]')[1](list(range(5))) == [3, 4]
+  with pytest.raises(InputError, match='cannot read split'):
+    tasks.parse_split('dev[:x]')
+
+
+def test_bad_inputs_are_one_line_errors(electra, tmp_path):
+  sst2 = os.path.join(DATA, 'glue', 'SST-2')
+  (tmp_path / 'empty').mkdir()
+  cases = [
+      (dict(task='sst2', data_dir=sst2, init_checkpoint=str(tmp_path /
+                                                             'empty')),
+       'not an lm_jax workdir'),
+      (dict(task='sst3', data_dir=sst2, init_checkpoint=electra),
+       'unknown task'),
+      (dict(task='sst2', data_dir=str(tmp_path / 'nowhere'),
+            init_checkpoint=electra), 'is not a directory'),
+      (dict(task='sst2', data_dir=sst2, init_checkpoint=''),
+       'init_checkpoint'),
+  ]
+  for overrides, message in cases:
+    with pytest.raises(InputError, match=message) as error:
+      run(finetune_config('glue', **overrides), tmp_path / 'out')
+    assert '\n' not in str(error.value)
+  bad = tmp_path / 'bad'
+  bad.mkdir()
+  (bad / 'train.tsv').write_text('sentence\tlabel\ngood\t1\nbad\t7\n')
+  (bad / 'dev.tsv').write_text('sentence\tlabel\nfine\t0\n')
+  with pytest.raises(InputError, match=r'train.tsv:3'):
+    run(finetune_config('glue', task='sst2', data_dir=str(bad),
+                        init_checkpoint=electra), tmp_path / 'out')
+
+
+def test_command_line_error_is_one_line(tmp_path):
+  result = subprocess.run(
+      [sys.executable, '-m', 'lm_jax.finetune',
+       '--config=configs/finetune/glue.py:tiny', '--config.task=sst2',
+       f'--config.init_checkpoint={tmp_path}', f'--workdir={tmp_path}/out'],
+      cwd=REPO, capture_output=True, text=True, timeout=300,
+      env=dict(os.environ, JAX_PLATFORMS='cpu'))
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines() == [
+      f'error: {tmp_path} is not an lm_jax workdir: it has no checkpoints/ '
+      'directory']
