@@ -204,7 +204,8 @@ def finetuning_config() -> ml_collections.ConfigDict:
   c.data.max_eval_examples = 0  # 0: all
 
   c.optim = ml_collections.ConfigDict()
-  c.optim.learning_rate = 1e-4
+  c.optim.learning_rate = 0.0  # 0: the pretrained family's recipe by width
+  #   (ELECTRA 3e-4 Small, 1e-4 Base, 5e-5 Large; BERT 5e-5, 1e-4 below Base)
   c.optim.warmup_fraction = 0.1  # of the steps; then linear decay to 0
   c.optim.warmup_steps = 0  # derived from warmup_fraction
   c.optim.schedule = 'linear'
@@ -218,7 +219,8 @@ def finetuning_config() -> ml_collections.ConfigDict:
   c.optim.clip_norm = 1.0
   c.optim.decay_all_params = False
   c.optim.trust_ratio = False
-  c.optim.layer_decay = 0.8  # ELECTRA Small/Base; 0.9 Large; 1.0 for BERT
+  c.optim.layer_decay = 0.0  # 0: the recipe's (ELECTRA 0.8, Large 0.9;
+  #   BERT family 1.0: no layer-wise decay)
 
   c.train = ml_collections.ConfigDict()
   c.train.num_epochs = 3.0

@@ -10,13 +10,11 @@ WORKDIR/predictions.*, the best checkpoint by the task's main metric to
 WORKDIR/best. Re-running with the same workdir resumes; bad input ends with
 one `error: ...` line and exit status 2.
 """
-import os
-
-from absl import app, flags, logging
+from absl import app, flags
 from ml_collections import config_flags
 
 from data_pipelines.cache import cache_root
-from lm_jax.cli import fail, last_line, parse_flags
+from lm_jax.cli import fail, loaded_config, parse_flags, start_jax
 from lm_jax.errors import InputError
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -30,18 +28,9 @@ flags.mark_flags_as_required(['config', 'workdir'])
 
 def main(argv):
   del argv
-  try:
-    config = _CONFIG.value
-    config.task  # pylint: disable=pointless-statement
-  except Exception as e:  # pylint: disable=broad-except
-    fail(f'cannot load --config: {last_line(e)}')
-  logging.set_verbosity(logging.WARNING)
-  import jax  # pylint: disable=g-import-not-at-top
+  config = loaded_config(_CONFIG)
+  start_jax(_DISTRIBUTED.value, cache_root(''))
   from lm_jax.finetuning import runner  # pylint: disable=g-import-not-at-top
-  if _DISTRIBUTED.value:
-    jax.distributed.initialize()
-  jax.config.update('jax_compilation_cache_dir',
-                    os.path.join(cache_root(''), 'xla'))
   try:
     runner.run(config, _WORKDIR.value)
   except InputError as e:

@@ -7,14 +7,12 @@ Re-running with the same workdir resumes from its latest checkpoint. Bad input
 (a config key that doesn't exist, a missing file, sizes that don't fit the
 mesh) ends with one `error: ...` line and exit status 2.
 """
-import os
-
-from absl import app, flags, logging
+from absl import app, flags
 from ml_collections import config_flags
 
 from data_pipelines.cache import cache_root
 from lm_jax import trainer
-from lm_jax.cli import fail, last_line, parse_flags
+from lm_jax.cli import fail, loaded_config, parse_flags, start_jax
 from lm_jax.errors import InputError
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file[:variant].',
@@ -28,19 +26,8 @@ flags.mark_flags_as_required(['config', 'workdir'])
 
 def main(argv):
   del argv
-  try:
-    config = _CONFIG.value
-    config.train  # pylint: disable=pointless-statement  (a file that failed to load raises here)
-  except Exception as e:  # pylint: disable=broad-except
-    fail(f'cannot load --config: {last_line(e)}')
-  # The progress lines are the output; libraries' INFO chatter is not.
-  logging.set_verbosity(logging.WARNING)
-  import jax  # pylint: disable=g-import-not-at-top
-  if _DISTRIBUTED.value:
-    jax.distributed.initialize()
-  # Compiled steps persist beside the data cache: a restart skips compiling.
-  jax.config.update('jax_compilation_cache_dir',
-                    os.path.join(cache_root(config.data.cache_dir), 'xla'))
+  config = loaded_config(_CONFIG)
+  start_jax(_DISTRIBUTED.value, cache_root(config.data.cache_dir))
   try:
     trainer.run(config, _WORKDIR.value)
   except InputError as e:

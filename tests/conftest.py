@@ -29,6 +29,16 @@ def _private_cache(tmp_path_factory, monkeypatch):
   monkeypatch.setenv('LM_JAX_CACHE', str(tmp_path_factory.getbasetemp() / 'cache'))
 
 
+def assert_one_line(error, *wheres: str) -> str:
+  """An InputError's message is one line naming each of `wheres` (a file,
+  a line, a key); returns the message."""
+  message = str(error.value)
+  assert '\n' not in message, message
+  for where in wheres:
+    assert where in message, (where, message)
+  return message
+
+
 def load_config(variant: str = ''):
   """configs/electra_small.py[:variant], as the command line would load it."""
   return load_named_config('electra_small', variant)

@@ -5,9 +5,11 @@ import pathlib
 import numpy as np
 import pytest
 
+from conftest import assert_one_line
 from data_pipelines import tokenizers
 from data_pipelines.tasks import conll
 from lm_jax.errors import InputError
+
 
 CONLL_DIR = os.path.join(os.path.dirname(__file__), 'data', 'tasks',
                          'conll2003')
@@ -33,13 +35,6 @@ def _write(tmp_path: pathlib.Path, text: str) -> str:
   path = tmp_path / 'eng.x'
   path.write_text(text, encoding='utf-8')
   return str(path)
-
-
-def _assert_names(error: pytest.ExceptionInfo, where: str) -> str:
-  message = str(error.value)
-  assert '\n' not in message
-  assert where in message
-  return message
 
 
 class TestRead:
@@ -82,7 +77,7 @@ class TestRead:
     path = _write(tmp_path, 'a O\n\nb O\nc I-ORG\nd I-FOO\n')
     with pytest.raises(InputError) as e:
       conll.read_conll(path, TAGS)
-    _assert_names(e, f"{path}:5: tag 'I-FOO' ('B-FOO' in IOB2) is not in")
+    assert_one_line(e, f"{path}:5: tag 'I-FOO' ('B-FOO' in IOB2) is not in")
 
   @pytest.mark.parametrize('line', ['EU NNP I-NP E-ORG', 'EU NNP I-NP X',
                                     'EU NNP I-NP B-'])
@@ -90,19 +85,19 @@ class TestRead:
     path = _write(tmp_path, f'-DOCSTART- -X- O O\n\nok O\n{line}\n')
     with pytest.raises(InputError) as e:
       conll.read_conll(path)
-    _assert_names(e, f'{path}:4: tag')
+    assert_one_line(e, f'{path}:4: tag')
 
   def test_one_column_line(self, tmp_path):
     path = _write(tmp_path, 'ok O\n\nlonely\n')
     with pytest.raises(InputError) as e:
       conll.read_conll(path)
-    _assert_names(e, f'{path}:3: one column only')
+    assert_one_line(e, f'{path}:3: one column only')
 
   def test_no_sentences(self, tmp_path):
     path = _write(tmp_path, '-DOCSTART- -X- O O\n\n')
     with pytest.raises(InputError) as e:
       conll.read_conll(path)
-    _assert_names(e, f'{path} has no sentences')
+    assert_one_line(e, f'{path} has no sentences')
 
 
 class TestFeaturize:

@@ -46,6 +46,7 @@ def electra(tiny_runs):
   return tiny_runs('electra_small')
 
 
+@pytest.mark.slow
 def test_glue_sst2_writes_metrics_predictions_submission_and_best(
     electra, tmp_path):
   config = finetune_config('glue', task='sst2', init_checkpoint=electra,
@@ -66,6 +67,7 @@ def test_glue_sst2_writes_metrics_predictions_submission_and_best(
   assert (tmp_path / 'vocab').is_dir()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('family,task,data,keys', [
     ('glue', 'mrpc', 'glue/MRPC', {'accuracy', 'f1'}),
     ('glue', 'stsb', 'glue/STS-B', {'pearson', 'spearman'}),
@@ -88,13 +90,27 @@ def test_every_family_reports_its_metrics(electra, tmp_path, family, task,
   assert any(p.startswith('predictions') for p in os.listdir(tmp_path))
 
 
-def test_bert_workdir_with_nsp_fine_tunes_through_its_pooler(tiny_runs,
-                                                              tmp_path):
-  config = finetune_config('glue', task='rte', init_checkpoint=tiny_runs(
-      'bert_base'), data_dir=os.path.join(DATA, 'glue', 'RTE'))
-  run(config, tmp_path)
-  meta = json.loads(json.dumps(checkpointing.open_workdir(str(tmp_path))[2]))
-  assert meta['config']['objective']['use_pooler'] is True
+@pytest.mark.slow
+@pytest.mark.parametrize('name, pooler', [
+    ('bert_base', True),  # NSP trained a pooler
+    ('albert_base', True),  # SOP; shared layers, E < H
+    ('bert_small', False),
+    ('distilbert', False),  # no token types; the student is the body
+])
+def test_every_encoder_family_fine_tunes(tiny_runs, tmp_path, name, pooler):
+  config = finetune_config('glue', task='rte', init_checkpoint=tiny_runs(name),
+                           data_dir=os.path.join(DATA, 'glue', 'RTE'),
+                           **{'train.num_steps': 3})
+  results = run(config, tmp_path)
+  assert 0 <= results['accuracy'] <= 1
+  metas = []
+  for workdir in (str(tmp_path), tiny_runs(name)):
+    checkpointer, _, meta = checkpointing.open_workdir(workdir)
+    checkpointer.close()
+    metas.append(meta)
+  assert metas[0]['config']['objective']['use_pooler'] is pooler
+  for key in ('hidden_size', 'num_layers', 'embedding_size', 'share_layers'):
+    assert metas[0]['config']['model'][key] == metas[1]['config']['model'][key]
 
 
 def test_pretrained_body_is_restored_exactly(electra):
@@ -125,6 +141,7 @@ def test_pretrained_body_is_restored_exactly(electra):
   assert 'pooler' not in params and 'classifier' in params
 
 
+@pytest.mark.slow
 def test_resume_gives_the_uninterrupted_result(electra, tmp_path):
   kwargs = dict(task='sst2', init_checkpoint=electra,
                 data_dir=os.path.join(DATA, 'glue', 'SST-2'))
@@ -137,6 +154,7 @@ def test_resume_gives_the_uninterrupted_result(electra, tmp_path):
   assert resumed['loss'] == pytest.approx(straight['loss'], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_seeds_report_each_figure_and_the_median(electra, tmp_path):
   config = finetune_config('glue', task='mrpc', init_checkpoint=electra,
                            data_dir=os.path.join(DATA, 'glue', 'MRPC'),
@@ -195,3 +213,83 @@ def test_command_line_error_is_one_line(tmp_path):
   assert result.stderr.strip().splitlines() == [
       f'error: {tmp_path} is not an lm_jax workdir: it has no checkpoints/ '
       'directory']
+
+
+@pytest.mark.slow
+def test_a_tfds_dataset_in_place_of_files(electra, tmp_path):
+  tfds = pytest.importorskip('tensorflow_datasets')
+  config = finetune_config('glue', task='sst2', init_checkpoint=electra,
+                           tfds_name='glue/sst2', **{'train.num_steps': 2})
+  with tfds.testing.mock_data(num_examples=40):
+    results = run(config, tmp_path)
+  assert 0 <= results['accuracy'] <= 1
+  assert len((tmp_path / 'predictions.jsonl').read_text().splitlines()) == 24
+  assert (tmp_path / 'glue_submission' / 'SST-2.tsv').exists()
+
+
+@pytest.mark.parametrize('name, lr, decay', [('electra_small', 3e-4, 0.8),
+                                             ('bert_small', 1e-4, 1.0)])
+def test_recipe_follows_the_pretrained_family(tiny_runs, name, lr, decay):
+  config = finetune_config('glue', task='rte', init_checkpoint=tiny_runs(name),
+                           data_dir=os.path.join(DATA, 'glue', 'RTE'))
+  config.optim.learning_rate = 0.0
+  config.optim.layer_decay = 0.0
+  config.train.num_epochs = 0.0
+  config.train.num_steps = 0
+  pretrained, tokenizer = runner.open_pretrained(config.init_checkpoint)
+  task = tasks.get('rte')
+  data = task.load(config, tokenizer, lambda line: None)
+  resolved = runner.resolve(config, task, data, pretrained)
+  assert resolved.optim.learning_rate == lr
+  assert resolved.optim.layer_decay == decay
+  # RTE: 10 epochs (ELECTRA) of 96 rows in batches of 16; 10% warmup.
+  assert resolved.train.num_epochs == 10
+  assert resolved.train.num_steps == 60
+  assert resolved.optim.warmup_steps == 6
+  assert resolved.train.eval_every == 6  # once per epoch
+  assert resolved.model.hidden_size == pretrained.config.model.hidden_size
+  assert resolved.model.dropout_rate == config.model.dropout_rate
+
+
+def write_mnli(folder):
+  """Rows in MNLI's own layout: 12 columns in train, 16 in dev, 10 in test."""
+  folder.mkdir()
+  parse = '( x )'
+  pairs = [('A man plays a guitar .', 'A person makes music .', 'entailment'),
+           ('A dog sleeps .', 'The dog runs fast .', 'contradiction'),
+           ('Two kids eat .', 'The kids are brothers .', 'neutral')] * 6
+  head = ['index', 'promptID', 'pairID', 'genre', 'sentence1_binary_parse',
+          'sentence2_binary_parse', 'sentence1_parse', 'sentence2_parse',
+          'sentence1', 'sentence2']
+
+  def row(i, a, b, extra):
+    return '\t'.join([str(i), '1', f'{i}e', 'fiction', parse, parse, parse,
+                      parse, a, b] + extra)
+
+  (folder / 'train.tsv').write_text('\n'.join(
+      ['\t'.join(head + ['label1', 'gold_label'])]
+      + [row(i, a, b, [g, g]) for i, (a, b, g) in enumerate(pairs)]) + '\n')
+  for name in ('dev_matched.tsv', 'dev_mismatched.tsv'):
+    (folder / name).write_text('\n'.join(
+        ['\t'.join(head + [f'label{k}' for k in range(1, 6)] + ['gold_label'])]
+        + [row(i, a, b, [g] * 6) for i, (a, b, g) in enumerate(pairs[:9])])
+        + '\n')
+  for name in ('test_matched.tsv', 'test_mismatched.tsv'):
+    (folder / name).write_text('\n'.join(
+        ['\t'.join(head)] + [row(i, a, b, []) for i, (a, b, _) in
+                             enumerate(pairs[:4])]) + '\n')
+
+
+@pytest.mark.slow
+def test_mnli_reports_matched_and_mismatched(electra, tmp_path):
+  write_mnli(tmp_path / 'MNLI')
+  config = finetune_config('glue', task='mnli', init_checkpoint=electra,
+                           data_dir=str(tmp_path / 'MNLI'),
+                           **{'train.num_steps': 2})
+  results = run(config, tmp_path / 'out')
+  assert {'accuracy', 'mismatched_accuracy', 'mismatched_loss'} <= set(results)
+  assert (tmp_path / 'out' / 'predictions_mismatched.jsonl').exists()
+  for name in ('MNLI-m.tsv', 'MNLI-mm.tsv'):
+    rows = (tmp_path / 'out' / 'glue_submission' / name).read_text().split()
+    assert rows[:2] == ['index', 'prediction'] and len(rows) == 10
+    assert set(rows[3::2]) <= {'entailment', 'neutral', 'contradiction'}

@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 from seqeval import metrics as seqeval_metrics
 
+from data_pipelines.tasks import conll
 from lm_jax.finetuning import metrics
 
 
@@ -265,7 +266,7 @@ def test_best_null_threshold_counts_missing_questions_as_zero():
     ([], []),
 ])
 def test_iob1_to_iob2(iob1, iob2):
-  assert metrics.iob1_to_iob2(iob1) == iob2
+  assert conll.to_iob2(iob1) == iob2
 
 
 def test_entity_scores_by_hand():
@@ -339,7 +340,7 @@ def test_entity_scores_typeless_tags_follow_conlleval():
 
 def test_types_may_hold_hyphens():
   # As conlleval: the prefix ends at the first hyphen.
-  assert metrics.iob1_to_iob2(['I-geo-loc', 'I-geo-loc']) == [
+  assert conll.to_iob2(['I-geo-loc', 'I-geo-loc']) == [
       'B-geo-loc', 'I-geo-loc']
   result = metrics.entity_scores([['B-geo-loc', 'I-geo-loc', 'B-geo-org']],
                                  [['B-geo-loc', 'I-geo-loc', 'I-geo-loc']])
@@ -352,8 +353,8 @@ def test_iob1_and_iob2_inputs_score_alike():
   gold = [['I-PER', 'I-PER', 'B-PER', 'O', 'I-LOC']]
   predicted = [['I-PER', 'O', 'I-PER', 'I-LOC', 'I-LOC']]
   as_iob1 = metrics.entity_scores(gold, predicted)
-  as_iob2 = metrics.entity_scores([metrics.iob1_to_iob2(s) for s in gold],
-                                  [metrics.iob1_to_iob2(s) for s in predicted])
+  as_iob2 = metrics.entity_scores([conll.to_iob2(s) for s in gold],
+                                  [conll.to_iob2(s) for s in predicted])
   for key in ('precision', 'recall', 'f1', 'per_type'):
     assert as_iob1[key] == as_iob2[key]
   # Gold PER(0-1), PER(2), LOC(4); predicted PER(0), PER(2), LOC(3-4).

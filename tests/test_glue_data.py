@@ -5,9 +5,11 @@ import pathlib
 import numpy as np
 import pytest
 
+from conftest import assert_one_line
 from data_pipelines import tokenizers
 from data_pipelines.tasks import glue
 from lm_jax.errors import InputError
+
 
 GLUE_DIR = os.path.join(os.path.dirname(__file__), 'data', 'tasks', 'glue')
 
@@ -35,13 +37,6 @@ def _write(tmp_path: pathlib.Path, text: str, name: str = 'x.tsv') -> str:
   path = tmp_path / name
   path.write_text(text, encoding='utf-8')
   return str(path)
-
-
-def _assert_names(error: pytest.ExceptionInfo, where: str) -> str:
-  message = str(error.value)
-  assert '\n' not in message
-  assert where in message
-  return message
 
 
 class TestTaskTable:
@@ -128,21 +123,21 @@ class TestBadFiles:
     path = _write(tmp_path, 'sentence\tlabel\ngood\t1\nbad\t0\textra\n')
     with pytest.raises(InputError) as e:
       glue.read_split(glue.TASKS['sst2'], path, labelled=True)
-    message = _assert_names(e, f'{path}:3:')
+    message = assert_one_line(e, f'{path}:3:')
     assert '3' in message and 'expected 2' in message
 
   def test_cola_row_without_four_columns(self, tmp_path):
     path = _write(tmp_path, 'gj04\t1\t\tFine.\ngj04\t1\tShort.\n')
     with pytest.raises(InputError) as e:
       glue.read_split(glue.TASKS['cola'], path, labelled=True)
-    _assert_names(e, f'{path}:2: 3 tab-separated columns, expected 4')
+    assert_one_line(e, f'{path}:2: 3 tab-separated columns, expected 4')
 
   def test_unknown_label(self, tmp_path):
     path = _write(tmp_path, 'index\tsentence1\tsentence2\tlabel\n'
                   '0\tA.\tB.\tentailment\n1\tA.\tB.\tneutral\n')
     with pytest.raises(InputError) as e:
       glue.read_split(glue.TASKS['rte'], path, labelled=True)
-    message = _assert_names(e, f'{path}:3:')
+    message = assert_one_line(e, f'{path}:3:')
     assert "'neutral'" in message and 'entailment, not_entailment' in message
 
   @pytest.mark.parametrize('score', ['high', '5.5', '-0.1', 'nan'])
@@ -151,26 +146,26 @@ class TestBadFiles:
                   f'0\tA.\tB.\t{score}\n')
     with pytest.raises(InputError) as e:
       glue.read_split(glue.TASKS['stsb'], path, labelled=True)
-    _assert_names(e, f'{path}:2: score')
+    assert_one_line(e, f'{path}:2: score')
 
   def test_empty_file(self, tmp_path):
     path = _write(tmp_path, '')
     with pytest.raises(InputError) as e:
       glue.read_split(glue.TASKS['sst2'], path, labelled=True)
-    _assert_names(e, path)
+    assert_one_line(e, path)
 
   def test_header_only(self, tmp_path):
     path = _write(tmp_path, 'sentence\tlabel\n')
     with pytest.raises(InputError) as e:
       glue.read_split(glue.TASKS['sst2'], path, labelled=True)
-    _assert_names(e, f'{path} has no rows')
+    assert_one_line(e, f'{path} has no rows')
 
   def test_header_without_the_label_column(self, tmp_path):
     # A test file read as labelled.
     path = os.path.join(GLUE_DIR, 'RTE', 'test.tsv')
     with pytest.raises(InputError) as e:
       glue.read_split(glue.TASKS['rte'], path, labelled=True)
-    _assert_names(e, f"{path}:1: the header has no 'label' column")
+    assert_one_line(e, f"{path}:1: the header has no 'label' column")
 
   def test_skip_malformed_returns_the_skipped_lines(self, tmp_path):
     path = _write(tmp_path, 'sentence\tlabel\na\t1\nb\n c\t2\nd\t0\n')

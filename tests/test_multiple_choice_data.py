@@ -7,9 +7,11 @@ import pathlib
 import numpy as np
 import pytest
 
+from conftest import assert_one_line
 from data_pipelines import tokenizers
 from data_pipelines.tasks import multiple_choice as mc
 from lm_jax.errors import InputError
+
 
 PIQA_DIR = os.path.join(os.path.dirname(__file__), 'data', 'tasks', 'piqa')
 
@@ -33,14 +35,6 @@ def _write(tmp_path: pathlib.Path, name: str, lines: list[str]) -> str:
 
 def _jsonl(objects: list[dict]) -> list[str]:
   return [json.dumps(o) for o in objects]
-
-
-def _assert_names(error: pytest.ExceptionInfo, *wheres: str) -> str:
-  message = str(error.value)
-  assert '\n' not in message
-  for where in wheres:
-    assert where in message
-  return message
 
 
 class TestPiqa:
@@ -71,21 +65,21 @@ class TestPiqa:
     labels = _write(tmp_path, 'x-labels.lst', ['0', '1'])
     with pytest.raises(InputError) as e:
       mc.read_piqa(data, labels)
-    _assert_names(e, f'{data} has 3 lines', f'{labels} has 2 labels')
+    assert_one_line(e, f'{data} has 3 lines', f'{labels} has 2 labels')
 
   def test_invalid_json(self, tmp_path):
     data = _write(tmp_path, 'x.jsonl', ['{"goal": "g", "sol1": "a", '
                                         '"sol2": "b"}', '{"goal": "g",'])
     with pytest.raises(InputError) as e:
       mc.read_piqa(data)
-    _assert_names(e, f'{data}:2: invalid JSON')
+    assert_one_line(e, f'{data}:2: invalid JSON')
 
   def test_missing_key(self, tmp_path):
     data = _write(tmp_path, 'x.jsonl', _jsonl(
         [{'goal': 'g', 'sol1': 'a', 'sol2': 'b'}, {'goal': 'g', 'sol1': 'a'}]))
     with pytest.raises(InputError) as e:
       mc.read_piqa(data)
-    _assert_names(e, f"{data}:2: no 'sol2' key")
+    assert_one_line(e, f"{data}:2: no 'sol2' key")
 
   def test_label_not_0_or_1(self, tmp_path):
     data = _write(tmp_path, 'x.jsonl', _jsonl(
@@ -93,7 +87,7 @@ class TestPiqa:
     labels = _write(tmp_path, 'x-labels.lst', ['0', '2'])
     with pytest.raises(InputError) as e:
       mc.read_piqa(data, labels)
-    _assert_names(e, f"{labels}:2: label '2'")
+    assert_one_line(e, f"{labels}:2: label '2'")
 
 
 class TestChoicesJsonl:
@@ -122,14 +116,14 @@ class TestChoicesJsonl:
         {'context': 'c', 'choices': ['a', 'b', 'c'], 'label': 0}]))
     with pytest.raises(InputError) as e:
       mc.read_choices_jsonl(path)
-    _assert_names(e, f'{path}:2: 3 choices')
+    assert_one_line(e, f'{path}:2: 3 choices')
 
   def test_one_choice(self, tmp_path):
     path = _write(tmp_path, 'dev.jsonl', _jsonl(
         [{'context': 'c', 'choices': ['a'], 'label': 0}]))
     with pytest.raises(InputError) as e:
       mc.read_choices_jsonl(path)
-    _assert_names(e, f'{path}:1: 1 choices')
+    assert_one_line(e, f'{path}:1: 1 choices')
 
   @pytest.mark.parametrize('label', [2, -1, True, '1'])
   def test_label_outside_the_choices(self, tmp_path, label):
@@ -137,7 +131,7 @@ class TestChoicesJsonl:
         [{'context': 'c', 'choices': ['a', 'b'], 'label': label}]))
     with pytest.raises(InputError) as e:
       mc.read_choices_jsonl(path)
-    _assert_names(e, f'{path}:1: label')
+    assert_one_line(e, f'{path}:1: label')
 
   def test_labels_on_some_lines_only(self, tmp_path):
     path = _write(tmp_path, 'dev.jsonl', _jsonl([
@@ -145,16 +139,16 @@ class TestChoicesJsonl:
         {'context': 'c', 'choices': ['a', 'b']}]))
     with pytest.raises(InputError) as e:
       mc.read_choices_jsonl(path)
-    _assert_names(e, f'{path}:2: no label, unlike the example of line 1')
+    assert_one_line(e, f'{path}:2: no label, unlike the example of line 1')
 
   def test_no_known_keys_and_no_file(self, tmp_path):
     path = _write(tmp_path, 'dev.jsonl', _jsonl([{'question': 'q'}]))
     with pytest.raises(InputError) as e:
       mc.read_choices_jsonl(path)
-    _assert_names(e, f'{path}:1: no "context"')
+    assert_one_line(e, f'{path}:1: no "context"')
     with pytest.raises(InputError) as e:
       mc.find_split(str(tmp_path), 'train')
-    _assert_names(e, str(tmp_path), 'train.jsonl')
+    assert_one_line(e, str(tmp_path), 'train.jsonl')
 
 
 class TestFeaturize:

@@ -22,7 +22,7 @@ def get_config(variant: str = ''):
   c.data.batch_size = 16
   c.data.eval_split = 'valid'
   c.data.test_split = ''
-  c.optim.learning_rate = 0.0  # ELECTRA's rate for the pretrained width
+  c.optim.learning_rate = 0.0  # the pretrained family's recipe by width
   c.train.num_epochs = 3.0
   if variant == 'tiny':
     config_base.set_tiny_finetuning(c)

@@ -26,7 +26,7 @@ def get_config(variant: str = ''):
   c.data.doc_stride = 128
   c.data.max_query_length = 64
   c.data.test_split = ''
-  c.optim.learning_rate = 0.0  # ELECTRA's rate for the pretrained width
+  c.optim.learning_rate = 0.0  # the pretrained family's recipe by width
   c.train.num_epochs = 2.0
   if variant == 'tiny':
     config_base.set_tiny_finetuning(c)

@@ -14,7 +14,6 @@ boundaries into several rows rather than cut, so every word of an evaluation
 file gets a prediction and the entity F1 counts every gold entity.
 """
 import dataclasses
-import os
 import re
 from typing import Optional, Sequence
 
@@ -80,7 +79,7 @@ def read_conll(path: str,
 def _sentence(words: list[str], raw_tags: list[str], first_line: int,
               path: str, tags: Optional[Sequence[str]]) -> TaggedSentence:
   """The sentence in IOB2, its tags checked against `tags` if given."""
-  iob2 = _to_iob2(raw_tags)
+  iob2 = to_iob2(raw_tags)
   if tags is not None:
     for i, (raw, tag) in enumerate(zip(raw_tags, iob2)):
       if tag not in tags:
@@ -91,7 +90,7 @@ def _sentence(words: list[str], raw_tags: list[str], first_line: int,
   return TaggedSentence(words, iob2, first_line)
 
 
-def _to_iob2(tags: list[str]) -> list[str]:
+def to_iob2(tags: list[str]) -> list[str]:
   """IOB1 or IOB2 tags of one sentence as IOB2: an I-X that does not continue
   a chunk of type X opens one, so becomes B-X."""
   converted = []
@@ -210,8 +209,4 @@ def write_predictions(path: str, sentences: Sequence[TaggedSentence],
     lines += [f'{w} {g} {p}\n'
               for w, g, p in zip(sentence.words, sentence.tags, tags)]
     lines.append('\n')
-  # A reader never sees half a file: write aside, then rename over.
-  tmp = f'{path}.tmp{os.getpid()}'
-  with open(tmp, 'w', encoding='utf-8') as f:
-    f.write(''.join(lines))
-  os.replace(tmp, path)
+  files.write_text(path, ''.join(lines))

@@ -1,5 +1,6 @@
 """Reading a task's files: local or any `tf.io.gfile` path, `.gz` or plain,
-UTF-8 with an optional BOM (GLUE's MRPC starts with one)."""
+UTF-8 with an optional BOM (GLUE's MRPC starts with one); writing results so
+that a reader never sees half a file."""
 import gzip
 import os
 
@@ -8,13 +9,21 @@ from lm_jax.errors import InputError
 
 def find(data_dir: str, names: tuple[str, ...], what: str) -> str:
   """The first of `names` (each also tried with `.gz`) present in data_dir."""
+  path = find_optional(data_dir, names)
+  if path is not None:
+    return path
+  raise InputError(f'{data_dir} has no {what} file (looked for '
+                   f'{", ".join(names)}, also gzipped)')
+
+
+def find_optional(data_dir: str, names: tuple[str, ...]) -> str | None:
+  """`find`, or None when no such file is there (an optional split)."""
   for name in names:
     for candidate in (name, name + '.gz'):
       path = os.path.join(data_dir, candidate)
       if _exists(path):
         return path
-  raise InputError(f'{data_dir} has no {what} file (looked for '
-                   f'{", ".join(names)}, also gzipped)')
+  return None
 
 
 def read_lines(path: str) -> list[str]:
@@ -60,3 +69,11 @@ def _read_bytes(path: str) -> bytes:
       return f.read()
   with open(path, 'rb') as f:
     return f.read()
+
+
+def write_text(path: str, text: str) -> None:
+  """Writes aside, then renames over: a reader never sees half a file."""
+  tmp = f'{path}.tmp{os.getpid()}'
+  with open(tmp, 'w', encoding='utf-8') as f:
+    f.write(text)
+  os.replace(tmp, path)

@@ -365,13 +365,6 @@ def write_submission(output_dir: str, task_name: str, split: str,
       rows.append(f'{guid}\t{task.labels[int(prediction)]}')
   os.makedirs(output_dir, exist_ok=True)
   path = os.path.join(output_dir, name)
-  _write_atomically(path, ''.join(row + '\n' for row in rows))
+  files.write_text(path, ''.join(row + '\n' for row in rows))
   return path
 
-
-def _write_atomically(path: str, text: str) -> None:
-  """A reader never sees half a file: write aside, then rename over."""
-  tmp = f'{path}.tmp{os.getpid()}'
-  with open(tmp, 'w', encoding='utf-8') as f:
-    f.write(text)
-  os.replace(tmp, path)

@@ -160,6 +160,11 @@ def _guid(obj: dict[str, Any], line_number: int) -> str:
   return str(obj['id']) if 'id' in obj else f'line-{line_number}'
 
 
+def split_files(split: str) -> tuple[str, ...]:
+  """The file names a split may have, in order of preference."""
+  return tuple(f'{stem}.jsonl' for stem in _STEMS.get(split, (split,)))
+
+
 def find_split(data_dir: str, split: str) -> list[ChoiceExample]:
   """The examples of `split` ('train', 'dev'/'valid', 'test') in `data_dir`.
 
@@ -167,9 +172,7 @@ def find_split(data_dir: str, split: str) -> list[ChoiceExample]:
   `<stem>-labels.lst` beside it makes it PIQA's layout, otherwise it is read
   as SWAG-style jsonl.
   """
-  stems = _STEMS.get(split, (split,))
-  path = files.find(data_dir, tuple(f'{s}.jsonl' for s in stems),
-                    f'multiple-choice {split}')
+  path = files.find(data_dir, split_files(split), f'multiple-choice {split}')
   name = os.path.basename(path)
   stem = name[:name.index('.jsonl')]
   try:

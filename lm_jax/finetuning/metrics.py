@@ -290,21 +290,6 @@ def _split_tag(tag: str) -> tuple[str, str]:
   return (prefix, chunk_type) if hyphen else (tag, '')
 
 
-def iob1_to_iob2(tags: list[str]) -> list[str]:
-  """Marks every chunk start with B-: an I-X after O, after the sentence
-  start or after a tag of another type becomes B-X."""
-  converted = []
-  previous_prefix, previous_type = 'O', ''
-  for tag in tags:
-    prefix, chunk_type = _split_tag(tag)
-    if prefix == 'I' and (previous_prefix == 'O'
-                          or previous_type != chunk_type):
-      tag = f'B-{chunk_type}'
-    converted.append(tag)
-    previous_prefix, previous_type = prefix, chunk_type
-  return converted
-
-
 # conlleval's chunk boundaries between consecutive (prefix, type) pairs; the
 # E, [, ] and . prefixes are other chunk representations conlleval reads.
 _END_PAIRS = frozenset({('B', 'B'), ('B', 'O'), ('I', 'B'), ('I', 'O'),

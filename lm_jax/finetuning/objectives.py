@@ -67,13 +67,13 @@ def head_sums(model, params, batch: dict, rng, objective_cfg):
   if name in ('classification', 'multiple_choice'):
     sums = sums_lib.prediction_sums('', out[:, None], batch['label'][:, None],
                                     weight_B[:, None])
-    return _unprefixed(sums), {'logits': out}
+    return sums, {'logits': out}
   if name == 'tagging':
     tags_BxL = batch['tags']
     scored_BxL = (tags_BxL >= 0) * weight_B[:, None]
     sums = sums_lib.prediction_sums('', out, jnp.maximum(tags_BxL, 0),
                                     scored_BxL)
-    return _unprefixed(sums), {'predicted_tags': jnp.argmax(out, -1)}
+    return sums, {'predicted_tags': jnp.argmax(out, -1)}
   start_BxL, end_BxL = out[..., 0], out[..., 1]
   nll_B = 0.5 * (
       optax.softmax_cross_entropy_with_integer_labels(
@@ -85,10 +85,6 @@ def head_sums(model, params, batch: dict, rng, objective_cfg):
   sums = {'loss': sums_lib.weighted(nll_B, weight_B),
           'span_accuracy': sums_lib.weighted(both_right_B, weight_B)}
   return sums, {'start_logits': start_BxL, 'end_logits': end_BxL}
-
-
-def _unprefixed(sums: dict) -> dict:
-  return {k.lstrip('_'): v for k, v in sums.items()}
 
 
 def loss(model, params, batch: dict, rng, objective_cfg, frozen):

@@ -10,7 +10,6 @@ import dataclasses
 import json
 import math
 import os
-import statistics
 
 import jax
 import ml_collections
@@ -20,6 +19,7 @@ from data_pipelines import tokenizers
 from lm_jax import checkpointing, sharding, trainer, training
 from lm_jax.errors import InputError
 from lm_jax.finetuning import batches as batches_lib
+from lm_jax.finetuning import metrics as metrics_lib
 from lm_jax.finetuning import objectives, tasks
 from lm_jax.metrics import MetricLogger
 from lm_jax.objectives import get_objective
@@ -91,26 +91,20 @@ def run(config, workdir: str, *, print_fn=_print_now) -> dict:
       log(f'Seed {i + 1} of {config.num_seeds}:')
       per_seed.append(_run_seed(seed_config, os.path.join(workdir, f'seed_{i}'),
                                 task, data, pretrained, log))
-    if any(r is None for r in per_seed):
-      return {}
-    results = _median(per_seed)
+      if per_seed[-1] is None:  # stopped: the rerun resumes this seed
+        return {}
+    results = metrics_lib.median_over_seeds(per_seed)
     results.update({f'seed_{i}.{k}': v for i, r in enumerate(per_seed)
                     for k, v in r.items()})
+    if jax.process_index() == 0:
+      tasks.write_json(os.path.join(workdir, RESULTS), results)
   if results is None:
     return {}
-  if jax.process_index() == 0:
-    _write_json(os.path.join(workdir, RESULTS), results)
   log(f'Dev results ({os.path.join(workdir, RESULTS)}):')
   for name in sorted(k for k in results if not k.startswith('seed_')):
     log(f'  {name}: {results[name]:.4f}' if isinstance(results[name], float)
         else f'  {name}: {results[name]}')
   return results
-
-
-def _median(per_seed: list[dict]) -> dict:
-  keys = [k for k in per_seed[0] if all(
-      isinstance(r.get(k), (int, float)) for r in per_seed)]
-  return {k: float(statistics.median(r[k] for r in per_seed)) for k in keys}
 
 
 def _check(config) -> None:
@@ -122,7 +116,9 @@ def _check(config) -> None:
   if config.train.num_steps < 0 or config.train.num_epochs < 0:
     problems.append('train.num_epochs and train.num_steps must be >= 0')
   if config.optim.learning_rate < 0:
-    problems.append('optim.learning_rate must be >= 0 (0: by model width)')
+    problems.append('optim.learning_rate must be >= 0 (0: the recipe\'s)')
+  if not 0 <= config.optim.layer_decay <= 1:
+    problems.append('optim.layer_decay must be in [0, 1] (0: the recipe\'s)')
   if not 0 <= config.optim.warmup_fraction < 1:
     problems.append('optim.warmup_fraction must be in [0, 1)')
   for key in ('log_every', 'checkpoint_every', 'keep_checkpoints'):
@@ -151,8 +147,11 @@ def resolve(config, task, data, pretrained: Pretrained
   c.objective.num_choices = data.num_choices
   c.objective.use_pooler = (config.objective.use_pooler
                             and 'pooler' in pretrained.backbone_paths)
+  family = pretrained.config.objective.name
   if not c.optim.learning_rate:
-    c.optim.learning_rate = electra_learning_rate(model.hidden_size)
+    c.optim.learning_rate = recipe_learning_rate(family, model.hidden_size)
+  if not c.optim.layer_decay:
+    c.optim.layer_decay = recipe_layer_decay(family, model.hidden_size)
   if not c.train.num_epochs:
     c.train.num_epochs = task.num_epochs
   train_rows = batches_lib.num_rows(data.train)
@@ -168,12 +167,22 @@ def resolve(config, task, data, pretrained: Pretrained
   return c
 
 
-def electra_learning_rate(hidden_size: int) -> float:
-  """ELECTRA's fine-tuning rate by size (§3.4): Small 3e-4, Base 1e-4,
-  Large 5e-5."""
-  if hidden_size <= 256:
-    return 3e-4
-  return 1e-4 if hidden_size <= 768 else 5e-5
+def recipe_learning_rate(family: str, hidden_size: int) -> float:
+  """The published fine-tuning rate for a pretraining family and width
+  (§3.4): ELECTRA Small 3e-4, Base 1e-4, Large 5e-5; BERT and its kin
+  5e-5 from Base up (run_classifier), 1e-4 below (the compact models' grid)."""
+  if family == 'electra':
+    if hidden_size <= 256:
+      return 3e-4
+    return 1e-4 if hidden_size <= 768 else 5e-5
+  return 5e-5 if hidden_size >= 768 else 1e-4
+
+
+def recipe_layer_decay(family: str, hidden_size: int) -> float:
+  """ELECTRA's layer-wise decay, 0.8 (0.9 for Large); none for BERT."""
+  if family == 'electra':
+    return 0.9 if hidden_size >= 1024 else 0.8
+  return 1.0
 
 
 def _run_seed(config, workdir: str, task, data, pretrained: Pretrained, log
@@ -213,6 +222,11 @@ def _run_seed(config, workdir: str, task, data, pretrained: Pretrained, log
       start_step = checkpointer.latest_step() or 0
       if start_step:
         _check_resumable(checkpointer.read_meta(start_step), meta)
+        results_path = os.path.join(workdir, RESULTS)
+        if start_step >= num_steps and os.path.exists(results_path):
+          log(f'{workdir} is done: its results are in {results_path}.')
+          with open(results_path) as f:
+            return json.load(f)
         state = checkpointer.restore(start_step, run_parts.restore_target())
         log(f'Resumed from the checkpoint at step {start_step}.')
       else:
@@ -269,7 +283,7 @@ def _run_seed(config, workdir: str, task, data, pretrained: Pretrained, log
           task.write_predictions(workdir, data, last_eval['outputs'], config)
           for split, outputs in zip(data.tests, test_outputs):
             task.write_test_predictions(workdir, data, split, outputs, config)
-          _write_json(os.path.join(workdir, RESULTS), results)
+          tasks.write_json(os.path.join(workdir, RESULTS), results)
       finally:
         logger.close()
     finally:
@@ -306,13 +320,10 @@ def _with_pretrained_body(params, run_parts, pretrained: Pretrained):
 
 def _predict(split, config, run_parts, params) -> tuple[dict, dict]:
   """(loss/accuracy sums, outputs per row) of one pass over a split."""
+  # Unlabelled (test) rows carry label -1 or target NaN: their loss is
+  # meaningless and unused, their outputs are what is wanted.
   keys = objectives.BATCH_KEYS[config.objective.name]
   arrays = {k: v for k, v in split.arrays.items() if k in keys}
-  for key in keys:  # unlabelled (test) rows still need the label arrays
-    if key not in arrays and key != 'weight':
-      arrays[key] = np.zeros(
-          (batches_lib.num_rows(split.arrays),) + _label_shape(key, split),
-          np.float32 if key == 'target' else np.int32)
   totals, outputs = {}, {}
   for local in batches_lib.eval_batches(
       arrays, batch_size=config.data.eval_batch_size,
@@ -329,19 +340,15 @@ def _predict(split, config, run_parts, params) -> tuple[dict, dict]:
   return {k: n / d for k, (n, d) in totals.items() if d > 0}, outputs
 
 
-def _label_shape(key: str, split) -> tuple:
-  if key == 'tags':
-    return split.arrays['ids'].shape[1:]
-  return ()
-
-
 def _evaluate(task, data, config, run_parts, params) -> tuple[dict, dict]:
   """Task metrics over every eval split (the first split's names bare, the
   others prefixed with the split's name), and the outputs per split."""
   results, outputs = {}, {}
   for i, split in enumerate(data.evals):
     sums, out = _predict(split, config, run_parts, params)
-    metrics = dict(task.metrics(data, split, out, config), loss=sums["loss"])
+    metrics = task.metrics(data, split, out, config)
+    if task.reports_loss:
+      metrics['loss'] = sums['loss']
     prefix = '' if i == 0 else f'{split.name}_'
     results.update({prefix + k: v for k, v in metrics.items()})
     outputs[split.name] = out
@@ -358,9 +365,3 @@ def _check_resumable(saved: dict, current: dict) -> None:
     raise InputError('the workdir holds a checkpoint with a different '
                      'vocabulary; use a new --workdir')
 
-
-def _write_json(path: str, value: dict) -> None:
-  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-  with open(path + '.tmp', 'w') as f:
-    json.dump(value, f, indent=1)
-  os.replace(path + '.tmp', path)

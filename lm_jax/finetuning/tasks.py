@@ -5,6 +5,8 @@ prediction files it writes.
 Families: GLUE (`data_pipelines/tasks/glue.py`), CoNLL-2003 NER
 (`conll.py`), SQuAD 1.1/2.0 (`squad.py`) and multiple choice
 (`multiple_choice.py`); the metrics are `lm_jax/finetuning/metrics.py`.
+Tasks are read from their official files (`data_dir`) or from TFDS
+(`tfds_name`, `data_pipelines/tasks/tfds_tasks.py`) into the same examples.
 A split is named as in the task's layout ('train', 'dev', 'testa', ...)
 and may be sliced, 'dev[:80%]' or 'train[:1000]', e.g. to train SQuAD on
 part of dev when no train file is at hand.
@@ -18,7 +20,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from data_pipelines.tasks import conll, files, glue, multiple_choice, squad
+from data_pipelines.tasks import (conll, files, glue, multiple_choice, squad,
+                                  tfds_tasks)
 from lm_jax.errors import InputError
 from lm_jax.finetuning import metrics as metrics_lib
 
@@ -53,6 +56,9 @@ class Task:
   metrics: Callable[..., dict]  # (data, split, outputs, config)
   write_predictions: Callable[..., None]  # (workdir, data, outputs by split, config)
   write_test_predictions: Callable[..., None]  # (workdir, data, split, outputs, config)
+  # Whether dev rows carry training targets, so a dev loss means something
+  # (SQuAD's dev windows carry none: every gold answer is scored instead).
+  reports_loss: bool = True
 
 
 # Slices of a split: 'dev[:80%]', 'train[100:]', 'dev[-500:]'.
@@ -86,27 +92,24 @@ def _limit(examples: list, config) -> list:
 
 
 def _require_dir(config) -> str:
+  """The task files' folder; '' when the task is read from TFDS."""
   if config.tfds_name:
-    raise InputError('reading tasks from TFDS is not supported yet; download '
-                     'the task files and set --config.data_dir')
+    return ''
   if not config.data_dir:
-    raise InputError('set --config.data_dir to the folder of the task files')
+    raise InputError('set --config.data_dir to the folder of the task files '
+                     '(or --config.tfds_name to a TFDS dataset)')
   if not os.path.isdir(config.data_dir) and '://' not in config.data_dir:
     raise InputError(f'data_dir {config.data_dir} is not a directory')
   return config.data_dir
 
 
 def _write_jsonl(path: str, rows: list) -> None:
-  with open(path + '.tmp', 'w', encoding='utf-8') as f:
-    for row in rows:
-      f.write(json.dumps(row, ensure_ascii=False) + '\n')
-  os.replace(path + '.tmp', path)
+  files.write_text(path, ''.join(json.dumps(row, ensure_ascii=False) + '\n'
+                                 for row in rows))
 
 
-def _write_json(path: str, value) -> None:
-  with open(path + '.tmp', 'w', encoding='utf-8') as f:
-    json.dump(value, f, ensure_ascii=False, indent=1)
-  os.replace(path + '.tmp', path)
+def write_json(path: str, value) -> None:
+  files.write_text(path, json.dumps(value, ensure_ascii=False, indent=1))
 
 
 def _predictions_path(workdir: str, data: TaskData, split: Split,
@@ -119,21 +122,25 @@ def _predictions_path(workdir: str, data: TaskData, split: Split,
 # GLUE ----------------------------------------------------------------------
 
 
-def _glue_path(spec: glue.GlueTask, data_dir: str, split: str) -> str:
+def _glue_path(spec: glue.GlueTask, data_dir: str, split: str) -> str | None:
   """The split's file in DIR itself (DIR = the task's folder) or in
-  DIR/<TASK> (DIR = a whole GLUE download)."""
+  DIR/<TASK> (DIR = a whole GLUE download); None if neither has it."""
   names = (spec.split(split).file_name,)
-  try:
-    return files.find(data_dir, names, f'{spec.name} {split}')
-  except InputError:
-    return spec.path(data_dir, split)
+  return (files.find_optional(data_dir, names) or
+          files.find_optional(os.path.join(data_dir, spec.directory), names))
 
 
 def _glue_load(spec: glue.GlueTask, config, tokenizer, log) -> TaskData:
   data_dir = _require_dir(config)
 
   def read(name: str, labelled: bool, select=lambda x: x):
+    if config.tfds_name:
+      return select(tfds_tasks.read_glue(spec, config.tfds_name, name,
+                                         config.tfds_data_dir))
     path = _glue_path(spec, data_dir, name)
+    if path is None:
+      raise InputError(f'{data_dir} has no {spec.name} {name} file '
+                       f'({spec.split(name).file_name})')
     examples, skipped = glue.read_split(
         spec, path, labelled=labelled,
         skip_malformed=config.data.skip_malformed)
@@ -168,13 +175,10 @@ def _glue_load(spec: glue.GlueTask, config, tokenizer, log) -> TaskData:
   if config.data.test_split:
     name, select = parse_split(config.data.test_split)
     for split in (spec.test_splits if name == 'test' else [spec.split(name)]):
-      try:
-        path = _glue_path(spec, data_dir, split.name)
-      except InputError:
+      if not config.tfds_name and not _glue_path(spec, data_dir, split.name):
         log(f'No {spec.name} {split.name} file: no test predictions.')
         continue
-      examples, _ = glue.read_split(spec, path, labelled=False)
-      examples = select(examples)
+      examples = read(split.name, False, select)
       tests.append(Split(split.name, examples, featurize(examples, split.name)))
   log(f'{spec.name}: {len(train):,} training examples, '
       + ', '.join(f'{len(s.examples):,} {s.name}' for s in evals + tests))
@@ -240,9 +244,12 @@ _CONLL_FILES = {'train': ('eng.train', 'train.txt'),
 def _conll_load(config, tokenizer, log) -> TaskData:
   data_dir = _require_dir(config)
 
-  def path(name):
-    return files.find(data_dir, _CONLL_FILES.get(name, (name,)),
-                      f'CoNLL-2003 {name}')
+  def read(name, tags=None):
+    if config.tfds_name:
+      return tfds_tasks.read_conll(config.tfds_name, name,
+                                   config.tfds_data_dir)
+    return conll.read_conll(files.find(data_dir, _CONLL_FILES.get(
+        name, (name,)), f'CoNLL-2003 {name}'), tags)
 
   def featurize(sentences, what):
     arrays, num_split = conll.featurize(sentences, tokenizer,
@@ -253,21 +260,20 @@ def _conll_load(config, tokenizer, log) -> TaskData:
     return arrays
 
   name, select = parse_split(config.data.train_split)
-  train = select(conll.read_conll(path(name)))
+  train = select(read(name))
   tags = conll.tag_list(train)
   tag_ids = {t: i for i, t in enumerate(tags)}
   name, select = parse_split(config.data.eval_split)
-  dev = _limit(select(conll.read_conll(path(name), tags)), config)
+  dev = _limit(select(read(name, tags)), config)
   evals = [Split(name, dev, featurize(dev, name))]
   tests = []
   if config.data.test_split:
     name, select = parse_split(config.data.test_split)
-    try:
-      test = select(conll.read_conll(path(name), tags))
+    if config.tfds_name or files.find_optional(
+        data_dir, _CONLL_FILES.get(name, (name,))):
+      test = select(read(name, tags))
       tests.append(Split(name, test, featurize(test, name)))
-    except InputError as e:
-      if 'has no' not in str(e):
-        raise
+    else:
       log(f'No CoNLL-2003 {name} file: no test predictions.')
   log(f'CoNLL-2003: {len(train):,} training sentences, {len(dev):,} '
       f'{evals[0].name}, tags {" ".join(tags)}')
@@ -321,12 +327,17 @@ def _squad_load(version: str, config, tokenizer, log) -> TaskData:
       log(f'{what}: {features.skipped_summary()}')
     return features
 
+  def read(name):
+    if config.tfds_name:
+      return tfds_tasks.read_squad(config.tfds_name, name,
+                                   config.tfds_data_dir)
+    return squad.read_squad(squad.find_split(data_dir, name, version))
+
   name, select = parse_split(config.data.train_split)
-  train = select(squad.read_squad(squad.find_split(data_dir, name, version)))
+  train = select(read(name))
   train_features = featurize(train, True, 'train')
   name, select = parse_split(config.data.eval_split)
-  dev = _limit(select(squad.read_squad(
-      squad.find_split(data_dir, name, version))), config)
+  dev = _limit(select(read(name)), config)
   dev_features = featurize(dev, False, name)
   log(f'SQuAD {version}: {len(train):,} training questions '
       f'({len(train_features.arrays["ids"]):,} windows), {len(dev):,} {name} '
@@ -370,17 +381,17 @@ def _squad_write_predictions(version, workdir, data, outputs, config):
   for split in data.evals:
     predictions, null_minus_best, nbest = _squad_answers(
         version, split, outputs[split.name], config)
-    _write_json(_predictions_path(workdir, data, split, 'json'), predictions)
-    _write_json(os.path.join(workdir, 'nbest_predictions.json'), nbest)
+    write_json(_predictions_path(workdir, data, split, 'json'), predictions)
+    write_json(os.path.join(workdir, 'nbest_predictions.json'), nbest)
     if version == '2.0':
-      _write_json(os.path.join(workdir, 'null_odds.json'), {
+      write_json(os.path.join(workdir, 'null_odds.json'), {
           k: float(v) for k, v in null_minus_best.items()})
 
 
 def _squad_task(name: str, version: str) -> Task:
   bind = lambda f: functools.partial(f, version)
   return Task(name=name, objective='span_qa', main_metric='f1',
-              num_epochs=2.0, load=bind(_squad_load),
+              num_epochs=2.0, reports_loss=False, load=bind(_squad_load),
               metrics=bind(_squad_metrics),
               write_predictions=bind(_squad_write_predictions),
               write_test_predictions=lambda *args: None)
@@ -394,6 +405,9 @@ def _choice_load(config, tokenizer, log) -> TaskData:
 
   def read(spec):
     name, select = parse_split(spec)
+    if config.tfds_name:
+      return name, select(tfds_tasks.read_choices(
+          config.tfds_name, name, config.tfds_data_dir))
     return name, select(multiple_choice.find_split(data_dir, name))
 
   def featurize(examples, what):
@@ -415,13 +429,12 @@ def _choice_load(config, tokenizer, log) -> TaskData:
     raise InputError(f'train and {name} have different numbers of choices '
                      f'({sorted(choices)})')
   tests = []
-  if config.data.test_split:
-    try:
-      test_name, test = read(config.data.test_split)
-      tests.append(Split(test_name, test, featurize(test, test_name)))
-    except InputError as e:
-      if 'has no' not in str(e):
-        raise
+  test_name = parse_split(config.data.test_split)[0] if (
+      config.data.test_split) else ''
+  if test_name and (config.tfds_name or files.find_optional(
+      data_dir, multiple_choice.split_files(test_name))):
+    _, test = read(config.data.test_split)
+    tests.append(Split(test_name, test, featurize(test, test_name)))
   log(f'{config.task}: {len(train):,} training examples, {len(dev):,} {name}, '
       f'{choices.pop()} choices each')
   train_arrays = featurize(train, 'train')

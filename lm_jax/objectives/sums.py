@@ -15,11 +15,12 @@ def weighted(values, weights):
 
 def prediction_sums(head: str, logits_BxNxV, targets_BxN, weights_BxN) -> dict:
   """`{head}_loss` (cross entropy) and `{head}_accuracy` (argmax) over the
-  weighted predictions."""
+  weighted predictions; plain `loss` and `accuracy` when head is ''."""
+  prefix = f'{head}_' if head else ''
   nll_BxN = optax.softmax_cross_entropy_with_integer_labels(logits_BxNxV,
                                                             targets_BxN)
-  return {f'{head}_loss': weighted(nll_BxN, weights_BxN),
-          f'{head}_accuracy': weighted(
+  return {f'{prefix}loss': weighted(nll_BxN, weights_BxN),
+          f'{prefix}accuracy': weighted(
               jnp.argmax(logits_BxNxV, -1) == targets_BxN, weights_BxN)}
 
 
