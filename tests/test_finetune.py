@@ -113,32 +113,46 @@ def test_every_encoder_family_fine_tunes(tiny_runs, tmp_path, name, pooler):
     assert metas[0]['config']['model'][key] == metas[1]['config']['model'][key]
 
 
-def test_pretrained_body_is_restored_exactly(electra):
-  config = finetune_config('glue', task='sst2', init_checkpoint=electra,
+@pytest.mark.parametrize('name, parts', [
+    ('electra_small', {'embeddings', 'encoder'}),  # the discriminator
+    ('bert_base', {'embeddings', 'encoder', 'pooler'}),  # NSP's pooler too
+])
+def test_pretrained_body_is_restored_exactly(tiny_runs, name, parts):
+  workdir = tiny_runs(name)
+  config = finetune_config('glue', task='sst2', init_checkpoint=workdir,
                            data_dir=os.path.join(DATA, 'glue', 'SST-2'))
-  pretrained, tokenizer = runner.open_pretrained(electra)
+  pretrained, tokenizer = runner.open_pretrained(workdir)
   task = tasks.get('sst2')
   data = task.load(config, tokenizer, lambda line: None)
   resolved = runner.resolve(config, task, data, pretrained)
   mesh = sharding.make_mesh(resolved.mesh)
   rules = sharding.rules(resolved.mesh)
   with sharding.use(mesh, rules):
-    parts = training.build(resolved, objectives.get('classification'),
-                           pretrained.vocab_size, mesh, rules)
-    state = parts.init(jax.random.key(0), {})
-    params = runner._with_pretrained_body(state.params, parts, pretrained)
-  checkpointer, step, _ = checkpointing.open_workdir(electra)
-  target = {'embeddings': params['embeddings'], 'discriminator':
-            params['encoder']}
-  saved = checkpointer.restore_params(step, jax.tree.map(
-      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding),
-      target))
+    parts_ = training.build(resolved, objectives.get('classification'),
+                            pretrained.vocab_size, mesh, rules)
+    state = parts_.init(jax.random.key(0), {})
+    params = runner._with_pretrained_body(state.params, parts_, pretrained)
+  assert set(pretrained.backbone_paths) == parts
+  # Read each part back from the pretraining checkpoint under its own path.
+  target = {}
+  for part, path in pretrained.backbone_paths.items():
+    node = target
+    for key in path[:-1]:
+      node = node.setdefault(key, {})
+    node[path[-1]] = jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding),
+        params[part])
+  checkpointer, step, _ = checkpointing.open_workdir(workdir)
+  saved = checkpointer.restore_params(step, target)
   checkpointer.close()
-  jax.tree.map(np.testing.assert_array_equal, saved,
-               {'embeddings': params['embeddings'],
-                'discriminator': params['encoder']})
-  # The head is new: ELECTRA's classifier on the raw [CLS] state, no pooler.
-  assert 'pooler' not in params and 'classifier' in params
+  for part, path in pretrained.backbone_paths.items():
+    node = saved
+    for key in path:
+      node = node[key]
+    jax.tree.map(np.testing.assert_array_equal, node, params[part])
+    assert not all(np.allclose(a, b) for a, b in zip(
+        jax.tree.leaves(node), jax.tree.leaves(state.params[part])))
+  assert 'classifier' in params  # the head is new
 
 
 @pytest.mark.slow
@@ -293,3 +307,14 @@ def test_mnli_reports_matched_and_mismatched(electra, tmp_path):
     rows = (tmp_path / 'out' / 'glue_submission' / name).read_text().split()
     assert rows[:2] == ['index', 'prediction'] and len(rows) == 10
     assert set(rows[3::2]) <= {'entailment', 'neutral', 'contradiction'}
+
+
+def test_empty_splits_are_refused(electra, tmp_path):
+  kwargs = dict(task='sst2', init_checkpoint=electra,
+                data_dir=os.path.join(DATA, 'glue', 'SST-2'))
+  with pytest.raises(InputError, match='no training examples in sst2'):
+    run(finetune_config('glue', **kwargs, **{'data.train_split': 'train[:0]'}),
+        tmp_path / 'a')
+  with pytest.raises(InputError, match='no examples to evaluate'):
+    run(finetune_config('glue', **kwargs, **{'data.eval_split': 'dev[100%:]'}),
+        tmp_path / 'b')

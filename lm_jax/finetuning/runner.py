@@ -155,6 +155,9 @@ def resolve(config, task, data, pretrained: Pretrained
   if not c.train.num_epochs:
     c.train.num_epochs = task.num_epochs
   train_rows = batches_lib.num_rows(data.train)
+  if not train_rows:
+    raise InputError(f'no training examples in {task.name} '
+                     f'{config.data.train_split}')
   if not c.train.num_steps:
     c.train.num_steps = max(1, math.ceil(
         c.train.num_epochs * train_rows / c.data.batch_size))

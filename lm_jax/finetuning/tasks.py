@@ -86,7 +86,11 @@ def parse_split(spec: str) -> tuple[str, Callable[[list], list]]:
   return name, select
 
 
-def _limit(examples: list, config) -> list:
+def _limit(examples: list, config, what: str) -> list:
+  """The evaluation examples (at most data.max_eval_examples); none is an
+  error rather than a score of nothing."""
+  if not examples:
+    raise InputError(f'no examples to evaluate in {what}')
   limit = config.data.max_eval_examples
   return examples[:limit] if limit else examples
 
@@ -145,8 +149,10 @@ def _glue_load(spec: glue.GlueTask, config, tokenizer, log) -> TaskData:
         spec, path, labelled=labelled,
         skip_malformed=config.data.skip_malformed)
     if skipped:
-      log(f'{path}: skipped {len(skipped)} malformed rows (lines '
-          f'{", ".join(map(str, skipped[:10]))}{"..." if len(skipped) > 10 else ""})')
+      lines = ', '.join(map(str, skipped[:10]))
+      more = ', ...' if len(skipped) > 10 else ''
+      log(f'{path}: skipped {len(skipped)} malformed rows (lines {lines}'
+          f'{more})')
     return select(examples)
 
   def featurize(examples, what):
@@ -161,15 +167,13 @@ def _glue_load(spec: glue.GlueTask, config, tokenizer, log) -> TaskData:
   train = read(name, True, select)
   if spec.double_unordered and config.objective.double_unordered:
     train = glue.double_unordered(train)
-  if not train:
-    raise InputError(f'no training examples in {spec.name} '
-                     f'{config.data.train_split}')
   name, select = parse_split(config.data.eval_split)
   eval_names = ([s.name for s in spec.eval_splits] if name == 'dev'
                 else [name])
   evals = []
   for split_name in eval_names:
-    examples = _limit(read(split_name, True, select), config)
+    examples = _limit(read(split_name, True, select), config,
+                      f'{spec.name} {config.data.eval_split}')
     evals.append(Split(split_name, examples, featurize(examples, split_name)))
   tests = []
   if config.data.test_split:
@@ -264,7 +268,7 @@ def _conll_load(config, tokenizer, log) -> TaskData:
   tags = conll.tag_list(train)
   tag_ids = {t: i for i, t in enumerate(tags)}
   name, select = parse_split(config.data.eval_split)
-  dev = _limit(select(read(name, tags)), config)
+  dev = _limit(select(read(name, tags)), config, config.data.eval_split)
   evals = [Split(name, dev, featurize(dev, name))]
   tests = []
   if config.data.test_split:
@@ -337,7 +341,7 @@ def _squad_load(version: str, config, tokenizer, log) -> TaskData:
   train = select(read(name))
   train_features = featurize(train, True, 'train')
   name, select = parse_split(config.data.eval_split)
-  dev = _limit(select(read(name)), config)
+  dev = _limit(select(read(name)), config, config.data.eval_split)
   dev_features = featurize(dev, False, name)
   log(f'SQuAD {version}: {len(train):,} training questions '
       f'({len(train_features.arrays["ids"]):,} windows), {len(dev):,} {name} '
@@ -420,10 +424,7 @@ def _choice_load(config, tokenizer, log) -> TaskData:
 
   _, train = read(config.data.train_split)
   name, dev = read(config.data.eval_split)
-  dev = _limit(dev, config)
-  if not train or not dev:
-    raise InputError('no multiple-choice examples in '
-                     f'{config.data.train_split if not train else name}')
+  dev = _limit(dev, config, config.data.eval_split)
   choices = {len(train[0].choices), len(dev[0].choices)}
   if len(choices) != 1:
     raise InputError(f'train and {name} have different numbers of choices '
