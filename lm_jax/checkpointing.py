@@ -16,6 +16,7 @@ from lm_jax.errors import InputError
 # the cache the vocabulary was trained into.
 CHECKPOINTS = 'checkpoints'
 VOCABULARY = 'vocab'
+RESULTS = 'eval_results.json'  # the figures of evaluate and finetune
 
 
 class Checkpointer:

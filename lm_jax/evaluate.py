@@ -10,7 +10,6 @@ objective settings), and reports MLM loss, accuracy and pseudo-perplexity
 for ELECTRA the discriminator's accuracy and ROC AUC on replaced tokens).
 The figures go to stdout and to WORKDIR/eval_results.json (a flat object).
 """
-import json
 import os
 
 import jax
@@ -18,8 +17,9 @@ import ml_collections
 from absl import app, flags, logging
 
 from data_pipelines import inputs, vocabulary
+from data_pipelines.tasks import files
 from lm_jax import evaluation, sharding, training
-from lm_jax.checkpointing import open_workdir, vocabulary_path
+from lm_jax.checkpointing import RESULTS, open_workdir, vocabulary_path
 from lm_jax.cli import fail, parse_flags
 from lm_jax.errors import InputError
 from lm_jax.objectives import get_objective
@@ -31,8 +31,6 @@ _BATCH_SIZE = flags.DEFINE_integer('batch_size', 0, 'Global eval batch; 0: '
                                    'the run\'s data.batch_size.')
 _MAX_BATCHES = flags.DEFINE_integer('max_batches', 0, '0: the whole set.')
 flags.mark_flags_as_required(['workdir', 'data'])
-
-RESULTS = 'eval_results.json'
 
 
 def evaluate(workdir: str, data: str, *, batch_size: int = 0,
@@ -76,10 +74,7 @@ def evaluate(workdir: str, data: str, *, batch_size: int = 0,
     print_fn(f'  {name}: {value:.6g}' if isinstance(value, float)
              else f'  {name}: {value}')
   if jax.process_index() == 0:
-    path = os.path.join(workdir, RESULTS)
-    with open(path + '.tmp', 'w') as f:
-      json.dump(results, f, indent=1)
-    os.replace(path + '.tmp', path)
+    files.write_json(os.path.join(workdir, RESULTS), results)
   return results
 
 

@@ -83,7 +83,7 @@ def run(config, workdir: str, *, print_fn=_print_now) -> dict:
     start_step = checkpointer.latest_step() or 0
     try:
       if start_step:
-        _check_resumable(checkpointer.read_meta(start_step), meta)
+        check_resumable(checkpointer.read_meta(start_step), meta)
         state = checkpointer.restore(start_step, run_parts.restore_target())
         log(f'Resumed from the checkpoint at step {start_step}.')
       else:
@@ -168,9 +168,11 @@ def loop(run_parts, state, frozen, local_batches, *, start_step: int,
   return last, state
 
 
-def _check_resumable(saved: dict, current: dict) -> None:
-  """Refuses to continue a checkpoint of a different model or vocabulary."""
-  for dotted in _MUST_MATCH:
+def check_resumable(saved: dict, current: dict,
+                    must_match: tuple[str, ...] = _MUST_MATCH) -> None:
+  """Refuses to continue a checkpoint whose config differs in `must_match`
+  (dotted keys) or whose vocabulary differs."""
+  for dotted in must_match:
     old, new = saved['config'], current['config']
     for key in dotted.split('.'):
       old, new = old.get(key), new.get(key)

@@ -39,6 +39,36 @@ def assert_one_line(error, *wheres: str) -> str:
   return message
 
 
+# Document d's token ids start at DOC_STRIDE * (d + 1) and count up, so a
+# token says which document it came from and where.
+DOC_STRIDE = 100_000
+
+
+def numbered_documents(seed: int, num_documents: int, sentence_lengths):
+  """Documents of sentences of distinct, increasing ids; `sentence_lengths`
+  (a numpy Generator) gives one document's sentence lengths."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(seed)
+  documents = []
+  for d in range(num_documents):
+    next_id = DOC_STRIDE * (d + 1)
+    document = []
+    for length in sentence_lengths(rng):
+      document.append(list(range(next_id, next_id + length)))
+      next_id += length
+    documents.append(document)
+  return documents
+
+
+class FakeTokenizer:
+  """Reads each line as space-separated token ids."""
+  vocab_size = 1000
+  pad_id, cls_id, sep_id, mask_id, unk_id = 0, 1, 2, 3, 4
+
+  def encode(self, text: str) -> list[int]:
+    return [int(t) for t in text.split()]
+
+
 def load_config(variant: str = ''):
   """configs/electra_small.py[:variant], as the command line would load it."""
   return load_named_config('electra_small', variant)

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
+from conftest import DOC_STRIDE, numbered_documents
 from data_pipelines.block_examples import BlockExampleBuilder
 
 PAD, CLS, SEP = 0, 1, 2
 FIRST_WORD = 10
-DOC_STRIDE = 100_000  # token t belongs to document t // DOC_STRIDE - 1
 
 
 def _builder(seq_len: int = 32, seed: int = 0, **kwargs) -> BlockExampleBuilder:
@@ -16,17 +16,8 @@ def _builder(seq_len: int = 32, seed: int = 0, **kwargs) -> BlockExampleBuilder:
 
 
 def _documents(seed: int = 0, num_documents: int = 30, max_len: int = 40):
-  """Documents of random-length sentences with distinct, increasing ids."""
-  rng = np.random.default_rng(seed)
-  documents = []
-  for d in range(num_documents):
-    next_id = DOC_STRIDE * (d + 1)
-    document = []
-    for length in rng.integers(1, max_len, size=int(rng.integers(1, 40))):
-      document.append(list(range(next_id, next_id + length)))
-      next_id += length
-    documents.append(document)
-  return documents
+  return numbered_documents(seed, num_documents, lambda rng: rng.integers(
+      1, max_len, size=int(rng.integers(1, 40))))
 
 
 def _block(ids: np.ndarray) -> list[int]:

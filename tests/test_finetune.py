@@ -128,7 +128,7 @@ def test_pretrained_body_is_restored_exactly(tiny_runs, name, parts):
   mesh = sharding.make_mesh(resolved.mesh)
   rules = sharding.rules(resolved.mesh)
   with sharding.use(mesh, rules):
-    parts_ = training.build(resolved, objectives.get('classification'),
+    parts_ = training.build(resolved, objectives.OBJECTIVES['classification'],
                             pretrained.vocab_size, mesh, rules)
     state = parts_.init(jax.random.key(0), {})
     params = runner._with_pretrained_body(state.params, parts_, pretrained)

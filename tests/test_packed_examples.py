@@ -6,13 +6,13 @@ import ml_collections
 import numpy as np
 import pytest
 
+from conftest import DOC_STRIDE, FakeTokenizer, numbered_documents
 from data_pipelines import packed_examples
 from data_pipelines import pipeline
 from data_pipelines.packed_examples import PackedExampleBuilder
 
 PAD, EOT = 0, 1
 FIRST_WORD = 10
-DOC_STRIDE = 100_000  # token t belongs to document t // DOC_STRIDE - 1
 
 
 def _builder(seq_len: int = 32, seed: int = 0) -> PackedExampleBuilder:
@@ -20,17 +20,8 @@ def _builder(seq_len: int = 32, seed: int = 0) -> PackedExampleBuilder:
 
 
 def _documents(seed: int = 0, num_documents: int = 30, max_len: int = 40):
-  """Documents of random-length sentences with distinct, increasing ids."""
-  rng = np.random.default_rng(seed)
-  documents = []
-  for d in range(num_documents):
-    next_id = DOC_STRIDE * (d + 1)
-    document = []
-    for length in rng.integers(1, max_len, size=int(rng.integers(1, 10))):
-      document.append(list(range(next_id, next_id + length)))
-      next_id += length
-    documents.append(document)
-  return documents
+  return numbered_documents(seed, num_documents, lambda rng: rng.integers(
+      1, max_len, size=int(rng.integers(1, 10))))
 
 
 def _flatten(sentences) -> list[int]:
@@ -191,13 +182,6 @@ class TestSeeding:
   def test_rejects_tiny_seq_len(self):
     with pytest.raises(ValueError):
       _builder(seq_len=1)
-
-
-class FakeTokenizer:
-  """Reads each line as space-separated token ids."""
-
-  def encode(self, text: str) -> list[int]:
-    return [int(t) for t in text.split()]
 
 
 class TestPipeline:

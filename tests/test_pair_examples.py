@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 
+from conftest import DOC_STRIDE, numbered_documents
 from data_pipelines.pair_examples import PairExampleBuilder
 
 PAD, CLS, SEP = 0, 1, 2
-# Token t is at position t % DOC_STRIDE of document t // DOC_STRIDE - 1.
-DOC_STRIDE = 100_000
 
 
 def _builder(seq_len: int = 64, seed: int = 0, **kwargs) -> PairExampleBuilder:
@@ -18,16 +17,8 @@ def _builder(seq_len: int = 64, seed: int = 0, **kwargs) -> PairExampleBuilder:
 def _documents(num_documents: int = 100, num_sentences: int = 150,
                seed: int = 0):
   """Documents of 3-15 token sentences; ids say document and position."""
-  rng = np.random.default_rng(seed)
-  documents = []
-  for d in range(num_documents):
-    next_id = DOC_STRIDE * (d + 1)
-    document = []
-    for length in rng.integers(3, 16, size=num_sentences):
-      document.append(list(range(next_id, next_id + length)))
-      next_id += length
-    documents.append(document)
-  return documents
+  return numbered_documents(seed, num_documents, lambda rng: rng.integers(
+      3, 16, size=num_sentences))
 
 
 def _split(ids: np.ndarray, segments: np.ndarray):

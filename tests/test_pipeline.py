@@ -7,6 +7,7 @@ import ml_collections
 import numpy as np
 import pytest
 
+from conftest import FakeTokenizer
 from data_pipelines import electra_examples
 from data_pipelines import masking
 from data_pipelines import pipeline
@@ -14,15 +15,6 @@ from data_pipelines.example_store import ExampleStore, write_store
 
 SEQ_LEN = 16
 PAD, CLS, SEP, MASK, UNK = 0, 1, 2, 3, 4
-
-
-class FakeTokenizer:
-  """Reads each line as space-separated token ids."""
-  vocab_size = 1000
-  pad_id, cls_id, sep_id, mask_id, unk_id = PAD, CLS, SEP, MASK, UNK
-
-  def encode(self, text: str) -> list[int]:
-    return [int(t) for t in text.split()]
 
 
 def _write_corpus(path, num_documents: int = 8, seed: int = 0) -> str:

@@ -26,10 +26,6 @@ from lm_jax.errors import InputError
 _TAG = re.compile(r'[BI]-\S+')
 _DOCSTART = '-DOCSTART-'
 
-# The tag list of a task is not fixed in the code: it is `tag_list` of the
-# training file's sentences, the value a config names with this constant.
-TAGS_FROM_DATA = 'from_data'
-
 
 @dataclasses.dataclass
 class TaggedSentence:

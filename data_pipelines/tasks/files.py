@@ -2,6 +2,7 @@
 UTF-8 with an optional BOM (GLUE's MRPC starts with one); writing results so
 that a reader never sees half a file."""
 import gzip
+import json
 import os
 
 from lm_jax.errors import InputError
@@ -77,3 +78,7 @@ def write_text(path: str, text: str) -> None:
   with open(tmp, 'w', encoding='utf-8') as f:
     f.write(text)
   os.replace(tmp, path)
+
+
+def write_json(path: str, value) -> None:
+  write_text(path, json.dumps(value, ensure_ascii=False, indent=1))

@@ -25,7 +25,7 @@ def train_batches(arrays: dict, *, batch_size: int, seed: int,
 
   def permutation(epoch: int) -> np.ndarray:
     if epoch not in permutations:
-      permutations.clear()  # at most two epochs meet in one batch
+      permutations.clear()
       permutations[epoch] = np.random.default_rng([seed, epoch]).permutation(n)
     return permutations[epoch]
 
@@ -33,7 +33,10 @@ def train_batches(arrays: dict, *, batch_size: int, seed: int,
   while True:
     first = step * batch_size + process_index * per_host
     stream = np.arange(first, first + per_host)
-    rows = np.array([permutation(int(p // n))[p % n] for p in stream])
+    epoch = stream // n  # at most two epochs meet in one batch
+    rows = np.empty_like(stream)
+    for e in np.unique(epoch):
+      rows[epoch == e] = permutation(int(e))[stream[epoch == e] % n]
     batch = {k: v[rows] for k, v in arrays.items()}
     batch['weight'] = np.ones(per_host, np.float32)
     yield batch

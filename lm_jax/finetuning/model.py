@@ -11,9 +11,7 @@ final states `h_BxLxH`:
 - 'span': Dense(2) at every position: start and end logits (SQuAD).
 - 'choice': inputs [B, C, L] flattened to [B*C, L], the 'sequence' vector,
   dropout, Dense(1), back to one score per choice [B, C] (§5 pitfall 28).
-Only the summary heads ('sequence', 'choice') use the pooler. The summary
-vector is taken at `summary_position` (0 for [CLS]); a causal decoder body
-will summarise at its last real token instead.
+Only the summary heads ('sequence', 'choice') use the pooler.
 """
 import flax.linen as nn
 import jax.numpy as jnp
@@ -61,9 +59,9 @@ class FinetuneModel(nn.Module):
     return self.encoder(self.embeddings(ids_BxL, segment_ids_BxL),
                         input_mask_BxL)
 
-  def summary(self, h_BxLxH, summary_position: int = 0):
-    """One vector per input: the (pooled) state at the summary position."""
-    x_BxH = h_BxLxH[:, summary_position]
+  def summary(self, h_BxLxH):
+    """One vector per input: the (pooled) state of [CLS]."""
+    x_BxH = h_BxLxH[:, 0]
     if self.use_pooler:
       x_BxH = jnp.tanh(self.pooler(x_BxH))
     return x_BxH

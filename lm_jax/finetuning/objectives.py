@@ -108,6 +108,3 @@ def _objective(name: str) -> Objective:
 OBJECTIVES = {name: _objective(name) for name in _HEAD}
 
 
-def get(name: str) -> Objective:
-  return OBJECTIVES[name]
-

@@ -13,10 +13,12 @@ import os
 
 import jax
 import ml_collections
+from flax import traverse_util
 import numpy as np
 
 from data_pipelines import tokenizers
-from lm_jax import checkpointing, sharding, trainer, training
+from data_pipelines.tasks import files
+from lm_jax import checkpointing, evaluation, sharding, trainer, training
 from lm_jax.errors import InputError
 from lm_jax.finetuning import batches as batches_lib
 from lm_jax.finetuning import metrics as metrics_lib
@@ -24,7 +26,6 @@ from lm_jax.finetuning import objectives, tasks
 from lm_jax.metrics import MetricLogger
 from lm_jax.objectives import get_objective
 
-RESULTS = 'eval_results.json'
 BEST = 'best'  # WORKDIR/best: the parameters with the best main dev metric
 # A fine-tuning checkpoint resumes only under the same task, head and body.
 _MUST_MATCH = ('task', 'objective', 'model')
@@ -97,10 +98,10 @@ def run(config, workdir: str, *, print_fn=_print_now) -> dict:
     results.update({f'seed_{i}.{k}': v for i, r in enumerate(per_seed)
                     for k, v in r.items()})
     if jax.process_index() == 0:
-      tasks.write_json(os.path.join(workdir, RESULTS), results)
+      files.write_json(os.path.join(workdir, checkpointing.RESULTS), results)
   if results is None:
     return {}
-  log(f'Dev results ({os.path.join(workdir, RESULTS)}):')
+  log(f'Dev results ({os.path.join(workdir, checkpointing.RESULTS)}):')
   for name in sorted(k for k in results if not k.startswith('seed_')):
     log(f'  {name}: {results[name]:.4f}' if isinstance(results[name], float)
         else f'  {name}: {results[name]}')
@@ -194,7 +195,7 @@ def _run_seed(config, workdir: str, task, data, pretrained: Pretrained, log
   stopped early (SIGTERM, train.stop_at_step)."""
   config = resolve(config, task, data, pretrained)
   num_hosts, host = jax.process_count(), jax.process_index()
-  objective = objectives.get(config.objective.name)
+  objective = objectives.OBJECTIVES[config.objective.name]
   num_steps = config.train.num_steps
   stop_step = config.train.stop_at_step or num_steps
 
@@ -224,8 +225,9 @@ def _run_seed(config, workdir: str, task, data, pretrained: Pretrained, log
     try:
       start_step = checkpointer.latest_step() or 0
       if start_step:
-        _check_resumable(checkpointer.read_meta(start_step), meta)
-        results_path = os.path.join(workdir, RESULTS)
+        trainer.check_resumable(checkpointer.read_meta(start_step), meta,
+                                _MUST_MATCH)
+        results_path = os.path.join(workdir, checkpointing.RESULTS)
         if start_step >= num_steps and os.path.exists(results_path):
           log(f'{workdir} is done: its results are in {results_path}.')
           with open(results_path) as f:
@@ -286,7 +288,7 @@ def _run_seed(config, workdir: str, task, data, pretrained: Pretrained, log
           task.write_predictions(workdir, data, last_eval['outputs'], config)
           for split, outputs in zip(data.tests, test_outputs):
             task.write_test_predictions(workdir, data, split, outputs, config)
-          tasks.write_json(os.path.join(workdir, RESULTS), results)
+          files.write_json(os.path.join(workdir, checkpointing.RESULTS), results)
       finally:
         logger.close()
     finally:
@@ -301,46 +303,35 @@ def _with_pretrained_body(params, run_parts, pretrained: Pretrained):
   target = run_parts.restore_target().params
   parts = {part: path for part, path in pretrained.backbone_paths.items()
            if part in target}
-  item = {}
-  for part, path in parts.items():
-    node = item
-    for key in path[:-1]:
-      node = node.setdefault(key, {})
-    node[path[-1]] = target[part]
+  item = traverse_util.unflatten_dict(
+      {path: target[part] for part, path in parts.items()})
   checkpointer, step, _ = checkpointing.open_workdir(pretrained.workdir)
   try:
     restored = checkpointer.restore_params(step, item)
   finally:
     checkpointer.close()
-  params = dict(params)
-  for part, path in parts.items():
-    node = restored
-    for key in path:
-      node = node[key]
-    params[part] = node
-  return params
+  subtrees = traverse_util.flatten_dict(
+      restored, is_leaf=lambda path, _: path in parts.values())
+  return dict(params, **{part: subtrees[path] for part, path in parts.items()})
 
 
 def _predict(split, config, run_parts, params) -> tuple[dict, dict]:
-  """(loss/accuracy sums, outputs per row) of one pass over a split."""
+  """(loss/accuracy means, outputs per row) of one pass over a split."""
   # Unlabelled (test) rows carry label -1 or target NaN: their loss is
   # meaningless and unused, their outputs are what is wanted.
   keys = objectives.BATCH_KEYS[config.objective.name]
-  arrays = {k: v for k, v in split.arrays.items() if k in keys}
-  totals, outputs = {}, {}
-  for local in batches_lib.eval_batches(
-      arrays, batch_size=config.data.eval_batch_size,
-      process_index=jax.process_index(), process_count=jax.process_count()):
-    batch = sharding.global_batch(local, run_parts.batch_sharding)
-    sums, out = jax.device_get(run_parts.evaluate(params, batch))
-    for name, (num, den) in sums.items():
-      old = totals.get(name, (0.0, 0.0))
-      totals[name] = (old[0] + float(num), old[1] + float(den))
+  means, _, outputs = evaluation.accumulate(
+      run_parts, params, batches_lib.eval_batches(
+          {k: v for k, v in split.arrays.items() if k in keys},
+          batch_size=config.data.eval_batch_size,
+          process_index=jax.process_index(),
+          process_count=jax.process_count()))
+  rows = {}
+  for out in outputs:
     keep = np.asarray(out.pop('weight')) > 0
     for name, value in out.items():
-      outputs.setdefault(name, []).append(np.asarray(value)[keep])
-  outputs = {k: np.concatenate(v) for k, v in outputs.items()}
-  return {k: n / d for k, (n, d) in totals.items() if d > 0}, outputs
+      rows.setdefault(name, []).append(np.asarray(value)[keep])
+  return means, {k: np.concatenate(v) for k, v in rows.items()}
 
 
 def _evaluate(task, data, config, run_parts, params) -> tuple[dict, dict]:
@@ -356,15 +347,3 @@ def _evaluate(task, data, config, run_parts, params) -> tuple[dict, dict]:
     results.update({prefix + k: v for k, v in metrics.items()})
     outputs[split.name] = out
   return results, outputs
-
-
-def _check_resumable(saved: dict, current: dict) -> None:
-  for key in _MUST_MATCH:
-    if saved['config'].get(key) != current['config'].get(key):
-      raise InputError(
-          f'the workdir holds a fine-tuning checkpoint with a different {key}; '
-          'use a new --workdir to start another run')
-  if saved.get('vocab_id') != current['vocab_id']:
-    raise InputError('the workdir holds a checkpoint with a different '
-                     'vocabulary; use a new --workdir')
-

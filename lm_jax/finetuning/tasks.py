@@ -43,7 +43,7 @@ class TaskData:
   tests: list  # [Split]: predicted, not scored
   num_labels: int = 0
   num_choices: int = 0
-  labels: Any = None  # label or tag strings
+  labels: Any = None  # tag strings (CoNLL)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,9 +111,6 @@ def _write_jsonl(path: str, rows: list) -> None:
   files.write_text(path, ''.join(json.dumps(row, ensure_ascii=False) + '\n'
                                  for row in rows))
 
-
-def write_json(path: str, value) -> None:
-  files.write_text(path, json.dumps(value, ensure_ascii=False, indent=1))
 
 
 def _predictions_path(workdir: str, data: TaskData, split: Split,
@@ -187,7 +184,7 @@ def _glue_load(spec: glue.GlueTask, config, tokenizer, log) -> TaskData:
   log(f'{spec.name}: {len(train):,} training examples, '
       + ', '.join(f'{len(s.examples):,} {s.name}' for s in evals + tests))
   return TaskData(train=featurize(train, 'train'), evals=evals, tests=tests,
-                  num_labels=spec.num_labels, labels=spec.labels)
+                  num_labels=spec.num_labels)
 
 
 def _glue_predicted(spec: glue.GlueTask, outputs: dict) -> np.ndarray:
@@ -360,35 +357,36 @@ def _squad_decode(version: str, split: Split, outputs, config):
 
 
 def _squad_answers(version, split, outputs, config):
-  """(answers after the null threshold, null - best scores, n-best lists)."""
-  predictions, null_minus_best, nbest = _squad_decode(version, split, outputs,
-                                                      config)
+  """(answers after the null threshold, best non-null answers, null - best
+  scores, n-best lists), from one decoding."""
+  raw, null_minus_best, nbest = _squad_decode(version, split, outputs, config)
+  predictions = raw
   if version == '2.0':
     predictions = metrics_lib.apply_null_threshold(
-        predictions, null_minus_best, config.objective.null_threshold)
-  return predictions, null_minus_best, nbest
+        raw, null_minus_best, config.objective.null_threshold)
+  return predictions, raw, null_minus_best, nbest
 
 
 def _squad_metrics(version, data, split, outputs, config):
   del data
-  predictions, null_minus_best, _ = _squad_answers(version, split, outputs,
-                                                   config)
+  predictions, raw, null_minus_best, _ = _squad_answers(version, split,
+                                                        outputs, config)
   golds = {e.qid: list(e.answers) for e in split.examples}
   scores = metrics_lib.squad_scores(predictions, golds)
   if version == '2.0':
-    raw, _, _ = _squad_decode(version, split, outputs, config)
     scores.update(metrics_lib.best_null_threshold(raw, null_minus_best, golds))
   return scores
 
 
 def _squad_write_predictions(version, workdir, data, outputs, config):
   for split in data.evals:
-    predictions, null_minus_best, nbest = _squad_answers(
+    predictions, _, null_minus_best, nbest = _squad_answers(
         version, split, outputs[split.name], config)
-    write_json(_predictions_path(workdir, data, split, 'json'), predictions)
-    write_json(os.path.join(workdir, 'nbest_predictions.json'), nbest)
+    files.write_json(_predictions_path(workdir, data, split, 'json'),
+                     predictions)
+    files.write_json(os.path.join(workdir, 'nbest_predictions.json'), nbest)
     if version == '2.0':
-      write_json(os.path.join(workdir, 'null_odds.json'), {
+      files.write_json(os.path.join(workdir, 'null_odds.json'), {
           k: float(v) for k, v in null_minus_best.items()})
 
 

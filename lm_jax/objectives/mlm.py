@@ -19,8 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 
 # Importing these never imports TensorFlow; the masker does when it runs.
-from data_pipelines import (block_examples, electra_examples, mlm_masking,
-                            pair_examples)
+from data_pipelines import (block_examples, electra_examples, masking,
+                            mlm_masking, pair_examples)
 from lm_jax.errors import InputError
 from lm_jax.models.bert import BertModel
 from lm_jax.models.model_config import from_model_config
@@ -49,7 +49,8 @@ def num_slots(config) -> int:
 
 def max_predictions(config) -> int:
   o = config.objective
-  return o.max_predictions or int((o.mask_prob + 0.005) * config.data.seq_len)
+  return o.max_predictions or masking.max_predictions(o.mask_prob,
+                                                     config.data.seq_len)
 
 
 def check(config) -> None:
