@@ -20,6 +20,8 @@ setup(
         'tensorflow-cpu>=2.18,<2.23',
         'tensorflow-datasets>=4.9,<5',
         'sentencepiece>=0.2,<0.3',
+        # GPT-2's byte-level BPE (data.tokenizer = 'bpe').
+        'tokenizers>=0.19,<1',
         'ml-collections>=1.0,<2',
         'absl-py>=2.1,<3',
         'scikit-learn>=1.3',  # ROC AUC, F1, MCC

@@ -1,10 +1,17 @@
-"""Trains a SentencePiece vocabulary that holds the special tokens BERT needs.
+"""Trains a vocabulary on text files: SentencePiece (the default) or GPT-2's
+byte-level BPE.
 
-The model gets [PAD]=0, [UNK]=1, [CLS]=2, [SEP]=3, [MASK]=4, so it loads with
-`tokenizers.SentencePieceTokenizer`. Usage:
+`--kind=sentencepiece` writes a `.model` (and its `.vocab` listing) whose
+vocabulary holds the special tokens BERT needs, [PAD]=0, [UNK]=1, [CLS]=2,
+[SEP]=3, [MASK]=4, for BERT-style objectives; `--model_type` picks its
+algorithm. `--kind=bpe` writes one `tokenizer.json` of GPT-2's byte-level BPE
+with `<|endoftext|>`=0, for causal LMs. Either loads with
+`data_pipelines.tokenizers.load_tokenizer(kind, path)`. Usage:
 
   python -m data_pipelines.build_vocab --input='corpus/*.txt.gz' \
       --output=vocab/spm.model --vocab_size=30522
+  python -m data_pipelines.build_vocab --kind=bpe --input='corpus/*.txt.gz' \
+      --output=vocab/tokenizer.json --vocab_size=50257
 """
 
 import sys
@@ -13,18 +20,27 @@ from typing import Sequence
 from absl import app
 from absl import flags
 
+from data_pipelines import bpe_training
 from data_pipelines.sources import DECODE_ERRORS, DecodeReport, list_files
 from data_pipelines.spm_training import (MAX_SENTENCES, MODEL_TYPES,
                                          train_sentencepiece)
 from lm_jax.errors import InputError
 
+KINDS = ('sentencepiece', 'bpe')
+
+_KIND = flags.DEFINE_enum(
+    'kind', 'sentencepiece', KINDS,
+    "sentencepiece (a .model with BERT's special tokens) or bpe (GPT-2's "
+    'byte-level BPE, a tokenizer.json).')
 _INPUT = flags.DEFINE_string(
     'input', None, 'Comma-separated globs of .txt or .txt.gz files.')
 _OUTPUT = flags.DEFINE_string(
-    'output', None, 'Path of the model to write; must end in .model.')
+    'output', None, 'Path of the file to write; must end in .model '
+    '(sentencepiece) or .json (bpe).')
 _VOCAB_SIZE = flags.DEFINE_integer('vocab_size', 30522, 'Target vocab size.')
 _MODEL_TYPE = flags.DEFINE_enum('model_type', 'unigram', MODEL_TYPES,
-                                'SentencePiece model type.')
+                                'SentencePiece model type (sentencepiece '
+                                'only).')
 _MAX_SENTENCES = flags.DEFINE_integer(
     'max_sentences', MAX_SENTENCES,
     'Lines sampled from the input for training.')
@@ -42,10 +58,17 @@ def main(argv: Sequence[str]) -> int:
   try:
     if not _INPUT.value or not _OUTPUT.value:
       raise InputError('--input and --output are required')
-    path = train_sentencepiece(
-        list_files(_INPUT.value, '--input'), _OUTPUT.value, _VOCAB_SIZE.value,
-        model_type=_MODEL_TYPE.value, max_sentences=_MAX_SENTENCES.value,
-        seed=_SEED.value, decode_errors=_DECODE_ERRORS.value, report=report)
+    if _KIND.value == 'bpe' and flags.FLAGS['model_type'].present:
+      raise InputError('--model_type is for --kind=sentencepiece only')
+    files = list_files(_INPUT.value, '--input')
+    common = dict(max_sentences=_MAX_SENTENCES.value, seed=_SEED.value,
+                  decode_errors=_DECODE_ERRORS.value, report=report)
+    if _KIND.value == 'bpe':
+      path = bpe_training.train_bpe(files, _OUTPUT.value, _VOCAB_SIZE.value,
+                                    **common)
+    else:
+      path = train_sentencepiece(files, _OUTPUT.value, _VOCAB_SIZE.value,
+                                 model_type=_MODEL_TYPE.value, **common)
   except InputError as e:
     print(f'error: {e}', file=sys.stderr)
     return 2

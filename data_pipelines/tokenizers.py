@@ -1,9 +1,13 @@
-"""Tokenizers: BERT WordPiece vocabularies and SentencePiece models.
+"""Tokenizers: BERT WordPiece vocabularies, SentencePiece models and GPT-2's
+byte-level BPE.
 
-Both kinds expose the same small `Tokenizer` protocol: `encode` turns text into
-ids without adding special tokens (instance builders add [CLS]/[SEP]), and the
-five special tokens are looked up by name, so a vocabulary that lacks one is
-rejected at load time rather than producing wrong ids later.
+All kinds expose the same small `Tokenizer` protocol: `encode` turns text into
+ids without adding special tokens (instance builders add [CLS]/[SEP] or the
+end-of-text token), and the special tokens are looked up by name, so a
+vocabulary that lacks one is rejected at load time rather than producing wrong
+ids later. A byte-level BPE vocabulary has only GPT-2's `<|endoftext|>`: its
+[UNK], [CLS], [SEP] and [MASK] raise `InputError` when asked for, so an
+objective that needs them fails at its first use with one clear line.
 `encode_with_offsets` gives the same ids plus, per id, the span of the original
 text it came from, so that span tasks (SQuAD) can map predicted tokens back to
 the text with its original casing, accents and spacing.
@@ -11,15 +15,19 @@ the text with its original casing, accents and spacing.
 Files are read through `tf.io.gfile`, so `gs://` paths work.
 """
 
+import json
+import os
 import re
 import types
 import unicodedata
-from typing import Collection, Mapping, Protocol, Sequence
+from typing import Any, Collection, Mapping, Protocol, Sequence
 
 from data_pipelines import tf_cpu
 from lm_jax.errors import InputError
 
 SPECIAL_TOKENS = ('[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]')
+# GPT-2's one special token: it ends each document of a causal LM's stream.
+EOT_TOKEN = '<|endoftext|>'
 
 # BERT maps any word longer than this to [UNK] instead of splitting it.
 _MAX_WORD_CHARS = 100
@@ -29,7 +37,11 @@ _SpannedToken = tuple[str, list[int], list[int]]
 
 
 class Tokenizer(Protocol):
-  """What the data pipeline needs from a tokenizer."""
+  """What the data pipeline needs from a tokenizer.
+
+  A byte-level BPE vocabulary has no [UNK], [CLS], [SEP] or [MASK]: reading
+  `unk_id`, `cls_id`, `sep_id` or `mask_id` raises `InputError`.
+  """
 
   vocab_size: int
   pad_id: int
@@ -37,6 +49,8 @@ class Tokenizer(Protocol):
   cls_id: int
   sep_id: int
   mask_id: int
+  # The end of text that separates documents in a causal LM's packed stream.
+  eot_id: int
 
   def encode(self, text: str) -> list[int]:
     """Text to ids, with no special tokens added."""
@@ -327,6 +341,7 @@ class WordPieceTokenizer:
     self.vocab_size = len(self._tokens)
     (self.pad_id, self.unk_id, self.cls_id, self.sep_id,
      self.mask_id) = _special_ids(self._ids, vocab_path, 'vocab file')
+    self.eot_id = self.sep_id  # [SEP] ends a text, as BERT uses it.
     self._basic = BasicTokenizer(lowercase)
     self._wordpiece = WordpieceSplitter(self._ids, '[UNK]')
 
@@ -415,6 +430,7 @@ class SentencePieceTokenizer:
         found[token] = i
     (self.pad_id, self.unk_id, self.cls_id, self.sep_id,
      self.mask_id) = _special_ids(found, model_path, 'SentencePiece model')
+    self.eot_id = self.sep_id  # [SEP] ends a text, as BERT uses it.
     self._special_ids = frozenset(found.values())
 
   def encode(self, text: str) -> list[int]:
@@ -487,16 +503,249 @@ def _char_at_byte(text: str) -> list[int]:
   return index
 
 
-def load_tokenizer(kind: str, path: str, lowercase: bool = True) -> Tokenizer:
-  """Loads a tokenizer of `kind` ('sentencepiece' or 'wordpiece') from `path`.
+# GPT-2's byte-level BPE.
 
-  `lowercase` applies to WordPiece only; a SentencePiece model carries its
-  own normalisation.
+# GPT-2's pre-tokenizer and decoder as a tokenizer.json writes them: GPT-2's
+# regex splits the text, no space is added in front of it, and each UTF-8
+# byte is one symbol.
+_BYTE_LEVEL = {'type': 'ByteLevel', 'add_prefix_space': False,
+               'trim_offsets': True, 'use_regex': True}
+
+
+def byte_level_bpe_json(vocab: Mapping[str, int],
+                        merges: Sequence[tuple[str, str]]) -> str:
+  """The `tokenizer.json` text of GPT-2's byte-level BPE with this vocabulary.
+
+  The text depends on `vocab` and `merges` alone, not on the installed
+  `tokenizers` version, so the id of a vocabulary (a hash of its file) stays
+  the same. Merges are written as 'a b' strings, which every version reads
+  (byte-level symbols hold no space). `<|endoftext|>`, if in `vocab`, is
+  declared a special token.
+
+  Args:
+    vocab: token -> id.
+    merges: the merges, highest priority first.
+  """
+  added = [{'id': vocab[EOT_TOKEN], 'content': EOT_TOKEN, 'single_word': False,
+            'lstrip': False, 'rstrip': False, 'normalized': False,
+            'special': True}] if EOT_TOKEN in vocab else []
+  model = {'type': 'BPE', 'dropout': None, 'unk_token': None,
+           'continuing_subword_prefix': None, 'end_of_word_suffix': None,
+           'fuse_unk': False, 'byte_fallback': False,
+           'vocab': dict(sorted(vocab.items(), key=lambda item: item[1])),
+           'merges': [f'{a} {b}' for a, b in merges]}
+  return json.dumps({'version': '1.0', 'truncation': None, 'padding': None,
+                     'added_tokens': added, 'normalizer': None,
+                     'pre_tokenizer': _BYTE_LEVEL, 'post_processor': None,
+                     'decoder': _BYTE_LEVEL, 'model': model},
+                    ensure_ascii=False, separators=(',', ':'))
+
+
+class ByteLevelBPETokenizer:
+  """GPT-2's byte-level BPE: a `tokenizer.json` (Hugging Face's format), or a
+  GPT-2 `vocab.json` with its `merges.txt` beside it.
+
+  `encode` gives GPT-2's ids: GPT-2's regex splits the text (no space added in
+  front), each UTF-8 byte is a symbol, and BPE merges them by rank. Any text
+  is encodable and `decode` gives it back exactly. The text '<|endoftext|>'
+  is encoded as ordinary text, as GPT-2's own encoder does, so that a
+  document cannot forge a document break: only instance builders put
+  `eot_id` into a stream.
+
+  A `tokenizer.json` is used as written (its normalizer, pre-tokenizer and
+  decoder), provided it holds a BPE model with a byte-level decoder; the
+  files this project writes (`byte_level_bpe_json`) are exactly GPT-2's, and
+  a vocab.json + merges.txt pair is read as such a file.
+
+  `pad_id` is `eot_id` (GPT-2's convention). There is no [UNK] (every byte
+  has a symbol), [CLS], [SEP] or [MASK]: asking for one raises `InputError`.
+
+  Attributes:
+    files: the files read: (tokenizer.json,) or (vocab.json, merges.txt).
+    tokenizer_json: the vocabulary as one tokenizer.json text (for a
+      vocab.json + merges.txt pair, what they convert to).
+  """
+
+  def __init__(self, path: str):
+    import tokenizers as hf  # pylint: disable=g-import-not-at-top
+    self._path = path
+    data = _read_bytes(path, 'BPE vocabulary')
+    try:
+      text = data.decode('utf-8-sig')
+    except UnicodeDecodeError as e:
+      raise InputError(
+          f'BPE vocabulary {path} is not UTF-8 (byte {e.start})') from e
+    try:
+      content = json.loads(text)
+    except json.JSONDecodeError as e:
+      raise InputError(f'BPE vocabulary {path} is not JSON: {e.msg} at line '
+                       f'{e.lineno} column {e.colno}') from e
+    if isinstance(content, dict) and isinstance(content.get('model'), dict):
+      _check_tokenizer_json(content, path)
+      self.files = (path,)
+      self.tokenizer_json = text
+    else:
+      merges_path = os.path.join(os.path.dirname(path), 'merges.txt')
+      vocab = _vocab_json(content, path)
+      self.files = (path, merges_path)
+      self.tokenizer_json = byte_level_bpe_json(vocab,
+                                                _read_merges(merges_path))
+    try:
+      self._hf = hf.Tokenizer.from_str(self.tokenizer_json)
+    except Exception as e:  # The bindings raise their own Exception.
+      raise InputError(f'cannot load BPE vocabulary '
+                       f'{" with ".join(self.files)}: {_one_line(e)}') from e
+    # A tokenizer.json may ask for truncation or padding; encode gives all.
+    self._hf.no_truncation()
+    self._hf.no_padding()
+    # '<|endoftext|>' in the text is text (see the class docstring).
+    self._hf.encode_special_tokens = True
+    ids = self._hf.get_vocab(with_added_tokens=True)
+    self.vocab_size = len(ids)
+    if set(ids.values()) != set(range(self.vocab_size)):
+      raise InputError(f'BPE vocabulary {path} does not number its '
+                       f'{self.vocab_size} tokens 0 to {self.vocab_size - 1}')
+    if EOT_TOKEN not in ids:
+      raise InputError(f'BPE vocabulary {path} has no {EOT_TOKEN} token (the '
+                       'end of text between documents)')
+    self.eot_id = self.pad_id = ids[EOT_TOKEN]
+    missing = sorted(set(hf.pre_tokenizers.ByteLevel.alphabet()) - set(ids))
+    if missing:
+      # BPE without an [UNK] would drop such bytes from the text silently.
+      raise InputError(f'BPE vocabulary {path} lacks {len(missing)} of the 256 '
+                       f'byte symbols (such as {missing[0]!r}), so it cannot '
+                       'encode every text')
+
+  def _no_token(self, name: str) -> InputError:
+    return InputError(
+        f'the byte-level BPE vocabulary {self._path} has no {name} token: '
+        'masked-LM objectives (electra, mlm, distillation) and BERT-style '
+        'fine-tuning need a sentencepiece or wordpiece vocabulary')
+
+  @property
+  def unk_id(self) -> int:
+    raise self._no_token('[UNK]')
+
+  @property
+  def cls_id(self) -> int:
+    raise self._no_token('[CLS]')
+
+  @property
+  def sep_id(self) -> int:
+    raise self._no_token('[SEP]')
+
+  @property
+  def mask_id(self) -> int:
+    raise self._no_token('[MASK]')
+
+  def encode(self, text: str) -> list[int]:
+    return self._hf.encode(text, add_special_tokens=False).ids
+
+  def encode_with_offsets(
+      self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+    """`encode(text)` and each id's (start, end) character span in `text`.
+
+    A piece spans the characters its bytes came from, less the whitespace
+    that its leading 'Ġ' (or a piece of spaces, tabs or newlines) stands for:
+    a piece of whitespace alone gets an empty span where the whitespace
+    ends. A character whose UTF-8 bytes are split among pieces (an emoji or
+    a CJK character that is not one token) is given whole to each of them,
+    so such pieces share it: a span task then finds all of them at that
+    character.
+    """
+    encoding = self._hf.encode(text, add_special_tokens=False)
+    spans = []
+    # The bindings count characters (the bytes of a split character all map
+    # to the whole of it), not bytes.
+    for start, end in encoding.offsets:
+      while start < end and text[start].isspace():
+        start += 1
+      while end > start and text[end - 1].isspace():
+        end -= 1
+      spans.append((start, end))
+    return encoding.ids, spans
+
+  def decode(self, ids: Sequence[int]) -> str:
+    ids = [int(i) for i in ids]
+    for i in ids:
+      self._check_id(i)
+    # A cut through a character's bytes decodes to U+FFFD.
+    return self._hf.decode(ids, skip_special_tokens=False)
+
+  def id_to_token(self, i: int) -> str:
+    self._check_id(i)
+    return self._hf.id_to_token(i)
+
+  def _check_id(self, i: int) -> None:
+    # The bindings drop unknown ids silently.
+    if not 0 <= i < self.vocab_size:
+      raise IndexError(f'id {i} is outside the vocabulary [0, '
+                       f'{self.vocab_size})')
+
+
+def _check_tokenizer_json(content: Mapping[str, Any], path: str) -> None:
+  """Refuses a tokenizer.json that is not a byte-level BPE."""
+  model = content['model']
+  # Old files may leave out the type of a BPE model.
+  model_type = model.get('type', 'BPE' if 'merges' in model else None)
+  if model_type != 'BPE':
+    raise InputError(f'tokenizer.json {path} holds a {model_type} model, '
+                     'not BPE')
+  decoder = content.get('decoder') or {}
+  if decoder.get('type') != 'ByteLevel':
+    raise InputError(f'tokenizer.json {path} has a {decoder.get("type")} '
+                     'decoder, not ByteLevel: it is not a byte-level BPE')
+
+
+def _vocab_json(content: Any, path: str) -> dict[str, int]:
+  """The token ids of a GPT-2 vocab.json, checked."""
+  if not isinstance(content, dict) or not all(
+      isinstance(i, int) and not isinstance(i, bool)
+      for i in content.values()):
+    raise InputError(f'BPE vocabulary {path} is neither a tokenizer.json nor a '
+                     'vocab.json (an object of token ids)')
+  return content
+
+
+def _read_merges(path: str) -> list[tuple[str, str]]:
+  """The merges of a GPT-2 merges.txt: a '#version' line, then 'a b' lines."""
+  data = _read_bytes(path, 'BPE merges file')
+  try:
+    text = data.decode('utf-8-sig')
+  except UnicodeDecodeError as e:
+    raise InputError(
+        f'BPE merges file {path} is not UTF-8 (byte {e.start})') from e
+  merges = []
+  # Byte-level symbols hold no whitespace: '\n' and ' ' are separators only.
+  for number, line in enumerate(text.split('\n'), start=1):
+    line = line.rstrip('\r')
+    if not line or (number == 1 and line.startswith('#version')):
+      continue
+    pair = line.split(' ')
+    if len(pair) != 2 or not all(pair):
+      raise InputError(f'BPE merges file {path} line {number} is not two '
+                       f'symbols separated by a space: {line!r}')
+    merges.append((pair[0], pair[1]))
+  return merges
+
+
+def load_tokenizer(kind: str, path: str, lowercase: bool = True) -> Tokenizer:
+  """Loads a tokenizer of `kind` from `path`.
+
+  Args:
+    kind: 'sentencepiece' (a `.model`), 'wordpiece' (a BERT `vocab.txt`) or
+      'bpe' (GPT-2's byte-level BPE: a `tokenizer.json`, or a `vocab.json`
+      with its `merges.txt` beside it).
+    path: local or `gs://` path.
+    lowercase: for WordPiece only; a SentencePiece model or a BPE vocabulary
+      carries its own normalisation.
   """
   if kind == 'wordpiece':
     return WordPieceTokenizer(path, lowercase=lowercase)
   if kind == 'sentencepiece':
     return SentencePieceTokenizer(path)
+  if kind == 'bpe':
+    return ByteLevelBPETokenizer(path)
   raise InputError(
-      f'unknown tokenizer kind {kind!r} for {path} (expected sentencepiece '
-      'or wordpiece)')
+      f'unknown tokenizer kind {kind!r} for {path} (expected sentencepiece, '
+      'wordpiece or bpe)')

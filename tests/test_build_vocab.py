@@ -1,7 +1,8 @@
-"""data_pipelines/spm_training.py (training, atomic output) and its command
-line, data_pipelines/build_vocab.py."""
+"""data_pipelines/spm_training.py and bpe_training.py (training, atomic
+output) and their command line, data_pipelines/build_vocab.py."""
 
 import gzip
+import json
 import os
 import pathlib
 import random
@@ -9,6 +10,7 @@ import random
 from absl import flags
 import pytest
 
+from data_pipelines import bpe_training
 from data_pipelines import build_vocab
 from data_pipelines import sources
 from data_pipelines import spm_training
@@ -297,3 +299,162 @@ def test_cli_glob_matching_nothing(corpus, tmp_path, parse_flags, capsys):
   assert err.startswith('error: ') and pattern in err
   assert err.count('\n') == 1
   assert not (tmp_path / 'cli.model').exists()
+
+
+# GPT-2 byte-level BPE (bpe_training.py, build_vocab --kind=bpe).
+
+
+@pytest.fixture(scope='module')
+def bpe_path(corpus, tmp_path_factory) -> str:
+  out = tmp_path_factory.mktemp('bpe') / 'sub' / 'tokenizer.json'
+  return bpe_training.train_bpe(corpus, str(out), 400)
+
+
+def test_bpe_vocabulary(bpe_path):
+  tok = tokenizers.load_tokenizer('bpe', bpe_path)
+  assert tok.vocab_size == 400
+  assert tok.eot_id == tok.pad_id == 0
+  assert tok.id_to_token(0) == '<|endoftext|>'
+  text = 'The old sailor dreamed of the harbour, conceived in Liberty.'
+  ids = tok.encode(text)
+  assert tok.decode(ids) == text
+  # Words of the corpus are whole tokens; a leading space is part of one.
+  assert [tok.id_to_token(i) for i in tok.encode(' sailor')] == [
+      '\u0120sailor']
+
+
+def test_bpe_small_corpus_gives_a_smaller_vocabulary(tmp_path):
+  """Training stops when no pair of symbols occurs twice."""
+  out = bpe_training.train_bpe_on_lines(
+      ['abab abab', 'cd'], str(tmp_path / 'tokenizer.json'), 1000,
+      source='two lines')
+  tok = tokenizers.load_tokenizer('bpe', out)
+  # 'ab' (4 times), then 'abab' (twice); 'Ġabab' and 'cd' occur once.
+  assert tok.vocab_size == 257 + 2
+  assert [tok.id_to_token(i) for i in tok.encode('abab abab cd')] == [
+      'abab', '\u0120', 'abab', '\u0120', 'c', 'd']
+
+
+def test_bpe_same_input_same_file(corpus, bpe_path, tmp_path):
+  again = bpe_training.train_bpe(corpus, str(tmp_path / 'again.json'), 400)
+  assert pathlib.Path(again).read_bytes() == pathlib.Path(
+      bpe_path).read_bytes()
+
+
+def test_bpe_sample_follows_the_seed(corpus, tmp_path):
+  def train(seed: int) -> bytes:
+    out = tmp_path / f'seed{seed}.json'
+    bpe_training.train_bpe(corpus, str(out), 300, max_sentences=20, seed=seed)
+    return out.read_bytes()
+
+  assert train(1) == train(1)
+  assert train(1) != train(2)
+
+
+def test_bpe_sample_is_uniform_and_bounded():
+  lines = [f'line {i}' for i in range(1000)] + ['', '   ']
+  sample, count = bpe_training._sample(lines, 100, seed=0)
+  assert count == 1000 and len(sample) == 100 == len(set(sample))
+  assert sample == bpe_training._sample(lines, 100, seed=0)[0]
+  # Drawn from the whole file, not its beginning.
+  assert max(int(line.split()[1]) for line in sample) > 900
+  assert bpe_training._sample(lines[:50], 100, seed=0) == (
+      [f'line {i}' for i in range(50)], 50)
+
+
+def test_bpe_file_appears_only_when_complete(corpus, tmp_path, monkeypatch):
+  out = tmp_path / 'tokenizer.json'
+  seen_during_training = []
+  read_lines = bpe_training.read_lines
+
+  def spying_read_lines(*args):
+    for line in read_lines(*args):
+      seen_during_training.append(sorted(os.listdir(tmp_path)))
+      yield line
+
+  monkeypatch.setattr(bpe_training, 'read_lines', spying_read_lines)
+  bpe_training.train_bpe(corpus, str(out), 300)
+  assert seen_during_training and not any(seen_during_training)
+  assert sorted(os.listdir(tmp_path)) == ['tokenizer.json']
+  assert json.loads(out.read_text(encoding='utf-8'))['model']['type'] == 'BPE'
+
+
+def test_bpe_failed_rebuild_keeps_old_file(corpus, tmp_path):
+  out = tmp_path / 'tokenizer.json'
+  out.write_bytes(b'old file')
+  bad = tmp_path / 'bad.txt.gz'
+  bad.write_bytes(gzip.compress(b'some text\n' * 50)[:-12])  # Truncated.
+  with pytest.raises(InputError, match='cannot read') as e:
+    bpe_training.train_bpe(corpus + [str(bad)], str(out), 300)
+  assert str(bad) in str(e.value) and '\n' not in str(e.value)
+  assert out.read_bytes() == b'old file'
+  assert sorted(os.listdir(tmp_path)) == ['bad.txt.gz', 'tokenizer.json']
+
+
+def test_bpe_no_lines(tmp_path):
+  blank = tmp_path / 'blank.txt'
+  blank.write_text('\n  \n\n', encoding='utf-8')
+  with pytest.raises(InputError, match='no text lines') as e:
+    bpe_training.train_bpe([str(blank)], str(tmp_path / 't.json'), 300)
+  assert str(blank) in str(e.value) and '\n' not in str(e.value)
+  assert not (tmp_path / 't.json').exists()
+
+
+def test_bpe_decode_errors(corpus, tmp_path):
+  bad = tmp_path / 'bad.txt'
+  bad.write_bytes(b'fine\n\xff\xfe\n')
+  with pytest.raises(InputError, match='bad.txt:2: not UTF-8'):
+    bpe_training.train_bpe([str(bad)], str(tmp_path / 't.json'), 300)
+  report = sources.DecodeReport('skip_line')
+  out = bpe_training.train_bpe(corpus + [str(bad)], str(tmp_path / 't.json'),
+                               300, decode_errors='skip_line', report=report)
+  assert tokenizers.load_tokenizer('bpe', out).eot_id == 0
+  assert report.bad_lines == 1 and f'{bad}:2' in report.summary()
+
+
+@pytest.mark.parametrize('output, vocab_size, kwargs, message', [
+    ('tokenizer.model', 300, {}, 'must end in .json'),
+    ('tokenizer.json', 257, {}, 'must exceed the 256 byte symbols'),
+    ('tokenizer.json', 300, dict(max_sentences=0), 'must be at least 1'),
+    ('tokenizer.json', 300, dict(decode_errors='ignore'),
+     "unknown decode errors mode 'ignore'"),
+])
+def test_bpe_bad_arguments(corpus, tmp_path, output, vocab_size, kwargs,
+                           message):
+  with pytest.raises(InputError, match=message) as e:
+    bpe_training.train_bpe(corpus, str(tmp_path / output), vocab_size,
+                           **kwargs)
+  assert '\n' not in str(e.value)
+  assert not os.listdir(tmp_path)
+
+
+def test_bpe_missing_input(tmp_path):
+  missing = str(tmp_path / 'missing.txt')
+  with pytest.raises(InputError, match='not found') as e:
+    bpe_training.train_bpe([missing], str(tmp_path / 't.json'), 300)
+  assert missing in str(e.value) and '\n' not in str(e.value)
+
+
+def test_cli_writes_bpe(corpus, bpe_path, tmp_path, parse_flags, capsys):
+  out = tmp_path / 'tokenizer.json'
+  parse_flags('--kind=bpe', f'--input={",".join(corpus)}', f'--output={out}',
+              '--vocab_size=400')
+  assert build_vocab.main(['build_vocab']) == 0
+  assert out.read_bytes() == pathlib.Path(bpe_path).read_bytes()
+  assert str(out) in capsys.readouterr().out
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--output={out}/tokenizer.model'], 'must end in .json'),
+    (['--output={out}/tokenizer.json', '--model_type=bpe'],
+     '--model_type is for --kind=sentencepiece only'),
+])
+def test_cli_bpe_errors(corpus, tmp_path, parse_flags, capsys, args,
+                        message):
+  parse_flags('--kind=bpe', f'--input={corpus[0]}',
+              *(a.format(out=tmp_path) for a in args))
+  assert build_vocab.main(['build_vocab']) == 2
+  err = capsys.readouterr().err
+  assert err.startswith('error: ') and message in err
+  assert err.count('\n') == 1
+  assert not os.listdir(tmp_path)

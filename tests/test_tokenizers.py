@@ -122,6 +122,9 @@ class TestWordPieceTokenizer:
     assert tok.vocab_size == 13
     assert tok.id_to_token(12) == '[MASK]'
 
+  def test_sep_ends_a_text(self, bert_tokenizer):
+    assert bert_tokenizer.eot_id == bert_tokenizer.sep_id == 2
+
   def test_decode_glues_continuations(self, bert_tokenizer):
     assert bert_tokenizer.decode([1, 7, 4, 5, 10, 8, 9, 12, 2]) == (
         '[CLS] unwanted , running [MASK] [SEP]')
@@ -214,8 +217,10 @@ class TestBadInputs:
 
   def test_unknown_kind(self, tmp_path):
     path = _write_vocab(tmp_path, list(tokenizers.SPECIAL_TOKENS))
-    with pytest.raises(InputError, match="unknown tokenizer kind 'bpe'") as e:
-      tokenizers.load_tokenizer('bpe', path)
+    with pytest.raises(InputError,
+                       match=r"unknown tokenizer kind 'unigram' .*\(expected "
+                       r'sentencepiece, wordpiece or bpe\)') as e:
+      tokenizers.load_tokenizer('unigram', path)
     _assert_one_line_naming(e, path)
 
 
@@ -349,3 +354,8 @@ class TestSentencePieceOffsets:
     ids, spans = tok.encode_with_offsets('dog \U0001F600')
     assert ids[-1] == tok.unk_id
     assert spans[-1] == (4, 5)
+
+
+def test_sentencepiece_sep_ends_a_text(sentencepiece_tokenizer):
+  tok = sentencepiece_tokenizer
+  assert tok.eot_id == tok.sep_id == 3
