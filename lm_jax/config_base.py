@@ -92,6 +92,15 @@ def pretraining_config() -> ml_collections.ConfigDict:
   c.model.share_layers = 'none'  # ALBERT: 'all' | 'attention' | 'ffn'
   c.model.num_layer_groups = 1  # layer i uses group int(i * groups / layers)
   c.model.projection_init = 'glorot_uniform'  # E->H: 'truncated_normal' ALBERT
+  # Decoders (GPT, objective.name='causal_lm'; set by causal_lm_config()).
+  c.model.causal = False  # attend to earlier tokens only
+  c.model.norm_position = 'post'  # 'pre': x + f(LN(x)) and a final LN (GPT-2)
+  c.model.embedding_norm = True  # LayerNorm on the embeddings; GPT: False
+  c.model.init_distribution = 'truncated_normal'  # GPT: 'normal'
+  c.model.position_init_std = 0.0  # 0: init_std; GPT-2 0.01
+  c.model.scale_residual_init = False  # GPT-2: output projections init_std/sqrt(2L)
+  c.model.attention_impl = 'plain'  # 'xla' | 'cudnn': jax.nn.dot_product_attention
+  #   (cuDNN flash attention on GPU) wherever no attention dropout is drawn
 
   c.data = ml_collections.ConfigDict()
   c.data.source = 'corpus'  # or 'synthetic': random ids, no TensorFlow needed
@@ -100,7 +109,8 @@ def pretraining_config() -> ml_collections.ConfigDict:
   c.data.tfds_split = 'train'
   c.data.tfds_text_key = 'text'
   c.data.tfds_data_dir = ''
-  c.data.tokenizer = 'sentencepiece'  # or 'wordpiece' (a BERT vocab.txt)
+  c.data.tokenizer = 'sentencepiece'  # or 'wordpiece' (a BERT vocab.txt), or
+  #   'bpe' (GPT-2 byte-level: a tokenizer.json, or vocab.json + merges.txt)
   c.data.vocab_path = ''  # empty: train SentencePiece on train_files, cached
   c.data.vocab_size = 30522  # when building the vocabulary; synthetic ids
   c.data.lowercase = True  # wordpiece only
@@ -131,6 +141,7 @@ def pretraining_config() -> ml_collections.ConfigDict:
   c.optim.decay_all_params = False  # True: LayerNorm and biases too (SpanBERT)
   c.optim.trust_ratio = False  # LAMB's per-tensor ||w||/||update|| (ALBERT)
   c.optim.layer_decay = 1.0  # < 1: layer-wise lr decay (fine-tuning, §3.4)
+  c.optim.min_lr_fraction = 0.0  # decay ends at this fraction (GPT-3: 0.1)
 
   c.train = ml_collections.ConfigDict()
   c.train.num_steps = 1_000_000  # length of the run and of the LR schedule
@@ -221,6 +232,7 @@ def finetuning_config() -> ml_collections.ConfigDict:
   c.optim.trust_ratio = False
   c.optim.layer_decay = 0.0  # 0: the recipe's (ELECTRA 0.8, Large 0.9;
   #   BERT family 1.0: no layer-wise decay)
+  c.optim.min_lr_fraction = 0.0
 
   c.train = ml_collections.ConfigDict()
   c.train.num_epochs = 3.0
@@ -348,6 +360,92 @@ def set_tiny_finetuning(c):
   c.train.num_epochs = 1.0
   c.train.log_every = 20
   c.train.checkpoint_every = 200
+
+
+def causal_lm_config() -> ml_collections.ConfigDict:
+  """GPT-2's block and the GPT-3 paper's recipe at GPT-2 Small's shape
+  (§1.10, §2.5; Brown et al. 2020 §2.1, Table 2.1, Appendix B).
+
+  Pre-LN blocks with a final LayerNorm, learned positions initialised N(0,
+  0.01), every other weight N(0, 0.02) and the residual output projections
+  0.02/sqrt(2L), tanh GELU, LayerNorm eps 1e-5, dropout 0.1, tied output
+  layer without bias. The documents packed into rows of data.seq_len tokens,
+  each followed by one end-of-text token. Adam (0.9, 0.95, eps 1e-8, bias
+  corrected), weight decay 0.1 (not on biases and gains), clip 1.0, linear
+  warmup then cosine decay to 10% of the peak. GPT-2's own learning rates and
+  schedule were not published; these are GPT-3's for the same shapes.
+  """
+  c = pretraining_config()
+  c.objective.name = 'causal_lm'
+  set_gpt_shape(c, hidden=768, layers=12, heads=12, context=1024)
+  c.model.type_vocab_size = 0
+  c.model.activation = 'gelu_tanh'
+  c.model.layer_norm_eps = 1e-5
+  c.model.causal = True
+  c.model.norm_position = 'pre'
+  c.model.embedding_norm = False
+  c.model.init_distribution = 'normal'
+  c.model.position_init_std = 0.01
+  c.model.scale_residual_init = True
+  c.data.tokenizer = 'bpe'
+  c.data.vocab_size = 50257
+  c.data.seq_len = 1024
+  c.data.batch_size = 512
+  c.optim.learning_rate = 6e-4
+  c.optim.schedule = 'cosine'
+  c.optim.min_lr_fraction = 0.1
+  c.optim.warmup = 'replace'
+  c.optim.warmup_steps = 2000
+  c.optim.b2 = 0.95
+  c.optim.eps = 1e-8
+  c.optim.bias_correction = True
+  c.optim.weight_decay = 0.1
+  c.train.num_steps = 600_000
+  return c
+
+
+# GPT-2 sizes (§2.2): (hidden, layers, heads) and GPT-3's learning rate for
+# the nearest shape (Brown et al. 2020, Table 2.1).
+GPT2_SIZES = {
+    'small': (768, 12, 12, 6e-4),
+    'medium': (1024, 24, 16, 3e-4),
+    'large': (1280, 36, 20, 2.5e-4),
+    'xl': (1600, 48, 25, 2e-4),
+}
+
+
+def gpt2_config(size: str, variant: str, file: str) -> ml_collections.ConfigDict:
+  """GPT-2 of a size in GPT2_SIZES; variant 'tiny' for the CPU smoke run."""
+  c = causal_lm_config()
+  if variant == 'tiny':
+    set_tiny_causal_lm(c)
+    return c
+  if variant:
+    raise unknown_variant(file, variant, 'tiny')
+  hidden, layers, heads, learning_rate = GPT2_SIZES[size]
+  set_gpt_shape(c, hidden=hidden, layers=layers, heads=heads, context=1024)
+  c.optim.learning_rate = learning_rate
+  return c
+
+
+def set_gpt_shape(c, *, hidden: int, layers: int, heads: int, context: int):
+  """A GPT body (§2.2 decoder table): FFN 4H, E = H, `context` positions."""
+  c.model.hidden_size = hidden
+  c.model.num_layers = layers
+  c.model.num_heads = heads
+  c.model.intermediate_size = 4 * hidden
+  c.model.embedding_size = hidden
+  c.model.max_positions = context
+
+
+def set_tiny_causal_lm(c):
+  """`:tiny` for the decoders: 2 layers of 64 on the embedded corpus with a
+  small vocabulary, as `set_tiny` does for the encoders."""
+  set_tiny(c)
+  c.model.max_positions = 64
+  c.data.vocab_size = 2000
+  c.optim.warmup_steps = 30
+  c.optim.learning_rate = 3e-3
 
 
 def unknown_variant(file: str, variant: str, known: str):

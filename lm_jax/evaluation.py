@@ -3,7 +3,8 @@
 The objective's `evaluate` gives per-batch (numerator, denominator) sums and
 scored arrays; here they are added up over the set, so a figure does not
 depend on how the set splits into batches. MLM runs also report the
-pseudo-perplexity exp(MLM loss); scored arrays become ROC AUCs.
+pseudo-perplexity exp(MLM loss), causal LMs the perplexity exp(LM loss);
+scored arrays become ROC AUCs.
 """
 import math
 from typing import Callable, Iterable, Iterator
@@ -44,6 +45,9 @@ def run(run_parts, params, batches: Callable[[], Iterator[dict]]
   if 'mlm_loss' in results:
     results['pseudo_perplexity'] = math.exp(results['mlm_loss'])
     results['mlm_predictions'] = totals['mlm_loss'][1]
+  if 'lm_loss' in results:  # a causal LM, over rows as trained
+    results['perplexity'] = math.exp(results['lm_loss'])
+    results['lm_predictions'] = totals['lm_loss'][1]
   for name, parts in scored.items():
     score = np.concatenate([p[0] for p in parts])
     label = np.concatenate([p[1] for p in parts])

@@ -8,8 +8,8 @@ from tensorboardX import SummaryWriter
 
 
 def progress_fields(row: dict) -> list[str]:
-  """'loss', then each head's loss and accuracy (mlm, nsp, sbo, disc, ...),
-  then the learning rate."""
+  """'loss', then each head's loss and accuracy (mlm, nsp, sbo, disc, lm,
+  ...), the perplexity of a causal LM, then the learning rate."""
   heads = sorted({k.rsplit('_', 1)[0] for k in row
                   if k != 'loss' and (k.endswith('_loss')
                                       or k.endswith('_accuracy'))})
@@ -18,6 +18,8 @@ def progress_fields(row: dict) -> list[str]:
     for suffix, label in (('loss', 'loss'), ('accuracy', 'acc')):
       if f'{head}_{suffix}' in row:
         parts.append(f'{head}_{label} {row[f"{head}_{suffix}"]:.3f}')
+  if 'perplexity' in row:
+    parts.append(f'ppl {row["perplexity"]:.2f}')
   if 'learning_rate' in row:
     parts.append(f'lr {row["learning_rate"]:.2e}')
   return parts

@@ -16,7 +16,8 @@ def learning_rate_schedule(optim_cfg, num_steps: int) -> optax.Schedule:
   optim.warmup = 'multiply': warm = min(1, t / warmup), multiplying the decay,
   both acting from step 0, as in ELECTRA. 'replace': base * t / warmup while
   t < warmup, then the decayed value, as in BERT and ALBERT.
-  decay: linear 1 - x, polynomial (1 - x)^power, cosine (1 + cos(pi x)) / 2.
+  decay: linear 1 - x, polynomial (1 - x)^power, cosine (1 + cos(pi x)) / 2,
+  each scaled to end at optim.min_lr_fraction of the base (GPT-3: 10%).
   """
   base, warmup = optim_cfg.learning_rate, optim_cfg.warmup_steps
   kind, power = optim_cfg.schedule, optim_cfg.decay_power
@@ -27,6 +28,7 @@ def learning_rate_schedule(optim_cfg, num_steps: int) -> optax.Schedule:
     raise InputError(f'unknown optim.warmup {optim_cfg.warmup!r}; use '
                      'multiply or replace')
   replace = optim_cfg.warmup == 'replace'
+  floor = optim_cfg.get('min_lr_fraction', 0.0)
 
   def schedule(step):
     t = jnp.asarray(step, jnp.float32)
@@ -37,6 +39,7 @@ def learning_rate_schedule(optim_cfg, num_steps: int) -> optax.Schedule:
       decay = (1.0 - x) ** power
     else:
       decay = 0.5 * (1.0 + jnp.cos(jnp.pi * x))
+    decay = floor + (1.0 - floor) * decay
     if warmup <= 0:
       return base * decay
     if replace:

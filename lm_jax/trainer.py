@@ -11,6 +11,7 @@ from data_pipelines import inputs
 from lm_jax import checkpointing, config_base, evaluation, sharding, training
 from lm_jax.errors import InputError
 from lm_jax.metrics import MetricLogger
+from lm_jax.models import model_config
 from lm_jax.objectives import get_objective
 
 # Parts of the config a checkpoint cannot be resumed under if changed (the
@@ -171,9 +172,14 @@ def loop(run_parts, state, frozen, local_batches, *, start_step: int,
 def check_resumable(saved: dict, current: dict,
                     must_match: tuple[str, ...] = _MUST_MATCH) -> None:
   """Refuses to continue a checkpoint whose config differs in `must_match`
-  (dotted keys) or whose vocabulary differs."""
+  (dotted keys) or whose vocabulary differs. Model keys that a checkpoint
+  written before they existed lacks count as their defaults."""
+  saved_config = dict(saved['config'])
+  if 'model' in saved_config:
+    saved_config['model'] = {**model_config.field_defaults(),
+                             **saved_config['model']}
   for dotted in must_match:
-    old, new = saved['config'], current['config']
+    old, new = saved_config, current['config']
     for key in dotted.split('.'):
       old, new = old.get(key), new.get(key)
     if old != new:

@@ -19,6 +19,13 @@ CONFIGS = {
     'albert_base': ['', 'large', 'xlarge', 'xxlarge', 'tiny'],
     'spanbert_base': ['', 'tiny'],
     'distilbert': ['', 'tiny'],
+    'gpt1': ['', 'tiny'],
+    'gpt2_small': ['', 'tiny'],
+    'gpt2_medium': ['', 'tiny'],
+    'gpt2_large': ['', 'tiny'],
+    'gpt2_xl': ['', 'tiny'],
+    'gpt3': ['125M', '350M', '760M', '1.3B', '2.7B', '6.7B', '13B', '175B',
+             'tiny'],
 }
 
 
@@ -41,6 +48,11 @@ def test_config_loads_and_checks(name, variant):
 def test_unknown_variant_is_refused():
   with pytest.raises(ValueError, match="unknown variant 'huge' of bert_base.py"):
     load_named_config('bert_base', 'huge')
+
+
+def test_gpt3_needs_a_size():
+  with pytest.raises(ValueError, match="unknown variant '' of gpt3.py; known: 125M"):
+    load_named_config('gpt3')
 
 
 def test_released_electra_small_has_a_full_size_generator():

@@ -1,5 +1,6 @@
-"""The BERT/ELECTRA/ALBERT post-LN transformer encoder (algorithms.md §2.1,
-§2.4).
+"""The transformer stack of every model: the BERT/ELECTRA/ALBERT post-LN
+encoder (algorithms.md §2.1, §2.4) and, causal, GPT-1's post-LN and GPT-2's
+pre-LN decoder (§2.5), with a key/value cache for decoding.
 
 Unshared layers run under `nn.scan`, so their parameters are stacked on a
 leading 'layers' axis: compile time stays flat in depth, and `remat` trades
@@ -13,7 +14,8 @@ import jax.numpy as jnp
 from lm_jax.models.layers import activation, layer_norm, normal_init, zeros_init
 from lm_jax.models.model_config import TransformerConfig
 
-# BERT's additive attention mask: (1 - key_mask) * -10000.
+# BERT's additive attention mask: (1 - key_mask) * -10000. GPT's -1e9 / -1e10
+# give the same probabilities: exp(-10000) is 0 in float32 already.
 MASK_BIAS = -10000.0
 
 _REMAT_POLICIES = {
@@ -30,6 +32,7 @@ class _HeadsProjection(nn.Module):
   """
   config: TransformerConfig
   to_heads: bool = True
+  init_std: float = 0.0  # 0: the config's
 
   @nn.compact
   def __call__(self, x):
@@ -43,80 +46,148 @@ class _HeadsProjection(nn.Module):
       shape, names = (heads, head_dim, cfg.hidden_size), ('heads', 'kv', 'embed')
       bias_shape, bias_names = (cfg.hidden_size,), ('embed',)
       equation = 'blnd,ndh->blh'
-    kernel = self.param('kernel', normal_init(cfg, names), shape,
-                        cfg.params_dtype)
+    kernel = self.param('kernel', normal_init(cfg, names, self.init_std),
+                        shape, cfg.params_dtype)
     bias = self.param('bias', zeros_init(bias_names), bias_shape,
                       cfg.params_dtype)
     x = x.astype(cfg.dtype)
     return jnp.einsum(equation, x, kernel.astype(cfg.dtype)) + bias.astype(cfg.dtype)
 
 
+def residual_init_std(cfg: TransformerConfig) -> float:
+  """Init std of a layer's two residual output projections: GPT-2 scales
+  them by 1/sqrt(2 * layers), two residual branches per layer (§2.5)."""
+  if cfg.scale_residual_init:
+    return cfg.init_std / (2 * cfg.num_layers) ** 0.5
+  return cfg.init_std
+
+
+def attention_mask(cfg: TransformerConfig, key_mask_BxK, num_queries: int,
+                   first_query=0):
+  """Which keys each query may attend to, [B, 1, Q, K] bool.
+
+  Keys are masked where `key_mask_BxK` is 0 (padding); queries are not (BERT
+  computes padded queries too). A causal model also masks the future: query
+  i sits at key slot `first_query + i` (nonzero when decoding with a cache of
+  K slots) and sees slots up to its own.
+  """
+  allowed_Bx1x1xK = key_mask_BxK.astype(bool)[:, None, None, :]
+  if not cfg.causal:
+    return allowed_Bx1x1xK
+  slots_K = jnp.arange(key_mask_BxK.shape[1])
+  queries_Q = first_query + jnp.arange(num_queries)
+  return allowed_Bx1x1xK & (slots_K[None, :] <= queries_Q[:, None])
+
+
 class SelfAttention(nn.Module):
-  """Multi-head attention with separate Q, K, V projections; keys masked."""
+  """Multi-head attention with separate Q, K, V projections.
+
+  With `decode`, keys and values go to a cache (the 'cache' collection,
+  created by `init` at the input's length) at slot `cache_index`, and the
+  queries attend over the whole cache.
+  """
   config: TransformerConfig
   deterministic: bool = True
+  decode: bool = False
 
   @nn.compact
-  def __call__(self, x_BxLxH, bias_Bx1x1xL):
+  def __call__(self, x_BxLxH, allowed_Bx1xQxK, cache_index=None):
     cfg = self.config
     head_dim = cfg.hidden_size // cfg.num_heads
     q_BxLxNxD = _HeadsProjection(cfg, name='query')(x_BxLxH)
-    k_BxLxNxD = _HeadsProjection(cfg, name='key')(x_BxLxH)
-    v_BxLxNxD = _HeadsProjection(cfg, name='value')(x_BxLxH)
-    # Scores and softmax in f32.
-    scores_BxNxLxL = jnp.einsum('bqnd,bknd->bnqk', q_BxLxNxD, k_BxLxNxD,
-                                preferred_element_type=jnp.float32)
-    scores_BxNxLxL = scores_BxNxLxL / jnp.sqrt(head_dim) + bias_Bx1x1xL
-    self.sow('intermediates', 'attention_scores', scores_BxNxLxL)
-    probs_BxNxLxL = jax.nn.softmax(scores_BxNxLxL, axis=-1)
-    probs_BxNxLxL = nn.Dropout(cfg.attention_dropout_rate)(
-        probs_BxNxLxL, deterministic=self.deterministic)
-    out_BxLxNxD = jnp.einsum('bnqk,bknd->bqnd', probs_BxNxLxL.astype(cfg.dtype),
-                             v_BxLxNxD)
+    k_BxKxNxD = _HeadsProjection(cfg, name='key')(x_BxLxH)
+    v_BxKxNxD = _HeadsProjection(cfg, name='value')(x_BxLxH)
+    if self.decode:
+      k_BxKxNxD, v_BxKxNxD = self._cached(k_BxKxNxD, v_BxKxNxD, cache_index)
+    dropout = cfg.attention_dropout_rate > 0 and not self.deterministic
+    if cfg.attention_impl != 'plain' and not dropout:
+      out_BxLxNxD = jax.nn.dot_product_attention(
+          q_BxLxNxD, k_BxKxNxD, v_BxKxNxD, mask=allowed_Bx1xQxK,
+          implementation=cfg.attention_impl)
+    else:
+      # Scores and softmax in f32; BERT's additive mask.
+      scores_BxNxLxK = jnp.einsum('bqnd,bknd->bnqk', q_BxLxNxD, k_BxKxNxD,
+                                  preferred_element_type=jnp.float32)
+      scores_BxNxLxK = (scores_BxNxLxK / jnp.sqrt(head_dim)
+                        + jnp.where(allowed_Bx1xQxK, 0.0, MASK_BIAS))
+      self.sow('intermediates', 'attention_scores', scores_BxNxLxK)
+      probs_BxNxLxK = jax.nn.softmax(scores_BxNxLxK, axis=-1)
+      probs_BxNxLxK = nn.Dropout(cfg.attention_dropout_rate)(
+          probs_BxNxLxK, deterministic=self.deterministic)
+      out_BxLxNxD = jnp.einsum('bnqk,bknd->bqnd',
+                               probs_BxNxLxK.astype(cfg.dtype), v_BxKxNxD)
     out_BxLxNxD = nn.with_logical_constraint(
         out_BxLxNxD, ('batch', 'length', 'act_heads', None))
-    return _HeadsProjection(cfg, to_heads=False, name='output')(out_BxLxNxD)
+    return _HeadsProjection(cfg, to_heads=False, init_std=residual_init_std(cfg),
+                            name='output')(out_BxLxNxD)
+
+  def _cached(self, k_BxLxNxD, v_BxLxNxD, cache_index):
+    """Writes the new keys and values at `cache_index`; returns the cache.
+    Without an index (at `init`), creates an empty cache as long as the
+    input and returns the input's keys and values."""
+    key = self.variable('cache', 'cached_key', jnp.zeros, k_BxLxNxD.shape,
+                        k_BxLxNxD.dtype)
+    value = self.variable('cache', 'cached_value', jnp.zeros, v_BxLxNxD.shape,
+                          v_BxLxNxD.dtype)
+    if cache_index is None:
+      return k_BxLxNxD, v_BxLxNxD
+    at = (0, cache_index, 0, 0)
+    key.value = jax.lax.dynamic_update_slice(key.value, k_BxLxNxD, at)
+    value.value = jax.lax.dynamic_update_slice(value.value, v_BxLxNxD, at)
+    return key.value, value.value
 
 
 def _attention_sublayer(cfg: TransformerConfig, deterministic: bool,
-                        x_BxLxH, bias_Bx1x1xL):
-  """a = LN(x + drop(attn(x))), its modules named in the calling module."""
-  attn_BxLxH = SelfAttention(cfg, deterministic, name='attention')(
-      x_BxLxH, bias_Bx1x1xL)
+                        decode: bool, x_BxLxH, allowed_Bx1xQxK, cache_index):
+  """Post-LN a = LN(x + drop(attn(x))) or pre-LN a = x + drop(attn(LN(x))),
+  its modules named in the calling module."""
+  norm = layer_norm(cfg, 'attention_layer_norm')
+  pre = cfg.norm_position == 'pre'
+  h_BxLxH = norm(x_BxLxH.astype(jnp.float32)).astype(cfg.dtype) if pre else x_BxLxH
+  attn_BxLxH = SelfAttention(cfg, deterministic, decode, name='attention')(
+      h_BxLxH, allowed_Bx1xQxK, cache_index)
   attn_BxLxH = nn.Dropout(cfg.dropout_rate)(attn_BxLxH,
                                             deterministic=deterministic)
-  return layer_norm(cfg, 'attention_layer_norm')(
-      (x_BxLxH + attn_BxLxH).astype(jnp.float32)).astype(cfg.dtype)
+  if pre:
+    return x_BxLxH + attn_BxLxH
+  return norm((x_BxLxH + attn_BxLxH).astype(jnp.float32)).astype(cfg.dtype)
 
 
 def _ffn_sublayer(cfg: TransformerConfig, deterministic: bool, a_BxLxH):
-  """y = LN(a + drop(ffn(a))), its modules named in the calling module."""
+  """Post-LN y = LN(a + drop(ffn(a))) or pre-LN y = a + drop(ffn(LN(a))),
+  its modules named in the calling module."""
+  norm = layer_norm(cfg, 'output_layer_norm')
+  pre = cfg.norm_position == 'pre'
+  h_BxLxH = norm(a_BxLxH.astype(jnp.float32)).astype(cfg.dtype) if pre else a_BxLxH
   h_BxLxF = nn.Dense(
       cfg.intermediate_size, dtype=cfg.dtype, param_dtype=cfg.params_dtype,
       kernel_init=normal_init(cfg, ('embed', 'mlp')),
-      bias_init=zeros_init(('mlp',)), name='intermediate')(a_BxLxH)
+      bias_init=zeros_init(('mlp',)), name='intermediate')(h_BxLxH)
   h_BxLxF = activation(cfg.activation)(h_BxLxF)
   h_BxLxF = nn.with_logical_constraint(h_BxLxF, ('batch', 'length', 'act_mlp'))
   out_BxLxH = nn.Dense(
       cfg.hidden_size, dtype=cfg.dtype, param_dtype=cfg.params_dtype,
-      kernel_init=normal_init(cfg, ('mlp', 'embed')),
+      kernel_init=normal_init(cfg, ('mlp', 'embed'), residual_init_std(cfg)),
       bias_init=zeros_init(('embed',)), name='output')(h_BxLxF)
   out_BxLxH = nn.Dropout(cfg.dropout_rate)(out_BxLxH,
                                            deterministic=deterministic)
-  y_BxLxH = layer_norm(cfg, 'output_layer_norm')(
-      (a_BxLxH + out_BxLxH).astype(jnp.float32)).astype(cfg.dtype)
+  if pre:
+    y_BxLxH = a_BxLxH + out_BxLxH
+  else:
+    y_BxLxH = norm((a_BxLxH + out_BxLxH).astype(jnp.float32)).astype(cfg.dtype)
   return nn.with_logical_constraint(y_BxLxH, ('batch', 'length', 'act_embed'))
 
 
 class EncoderLayer(nn.Module):
-  """a = LN(x + drop(attn(x))); y = LN(a + drop(ffn(a))). Scan-compatible."""
+  """One layer, attention then feed-forward. Scan-compatible."""
   config: TransformerConfig
   deterministic: bool = True
+  decode: bool = False
 
   @nn.compact
-  def __call__(self, x_BxLxH, bias_Bx1x1xL):
-    a_BxLxH = _attention_sublayer(self.config, self.deterministic, x_BxLxH,
-                                  bias_Bx1x1xL)
+  def __call__(self, x_BxLxH, allowed_Bx1xQxK, cache_index=None):
+    a_BxLxH = _attention_sublayer(self.config, self.deterministic, self.decode,
+                                  x_BxLxH, allowed_Bx1xQxK, cache_index)
     y_BxLxH = _ffn_sublayer(self.config, self.deterministic, a_BxLxH)
     self.sow('intermediates', 'hidden_states', y_BxLxH)
     return y_BxLxH, None
@@ -128,9 +199,9 @@ class AttentionSublayer(nn.Module):
   deterministic: bool = True
 
   @nn.compact
-  def __call__(self, x_BxLxH, bias_Bx1x1xL):
-    return _attention_sublayer(self.config, self.deterministic, x_BxLxH,
-                               bias_Bx1x1xL)
+  def __call__(self, x_BxLxH, allowed_Bx1xQxK):
+    return _attention_sublayer(self.config, self.deterministic, False, x_BxLxH,
+                               allowed_Bx1xQxK, None)
 
 
 class FeedForwardSublayer(nn.Module):
@@ -156,19 +227,26 @@ def layer_groups(cfg: TransformerConfig) -> tuple[list[int], list[int]]:
 
 
 class Encoder(nn.Module):
-  """Embedding projection (when E != H) and the stack of layers.
+  """Embedding projection (when E != H), the stack of layers and, pre-LN,
+  the final LayerNorm. A causal config makes it GPT's decoder.
 
   Takes embeddings from outside, so two encoders can share one `Embeddings`.
   Unshared layers run under `nn.scan` (parameters stacked on 'layers');
   shared ones (ALBERT) loop over a few parameter sets. Each layer's output,
   and each layer's attention scores, are sown into 'intermediates' (read by
   intermediate-layer distillation; free when that collection isn't mutable).
+  With `decode` (unshared layers only), keys and values are cached per layer
+  (see `SelfAttention`).
   """
   config: TransformerConfig
   deterministic: bool = True
+  decode: bool = False
 
   @nn.compact
-  def __call__(self, emb_BxLxE, input_mask_BxL):
+  def __call__(self, emb_BxLxE, key_mask_BxK, cache_index=None):
+    """Final states [B, L, H]. `key_mask_BxK` marks real tokens: of the input
+    (K = L), or, when decoding, of the cache's K slots, the input being
+    written at slots cache_index .. cache_index + L - 1."""
     cfg = self.config
     x = emb_BxLxE
     if cfg.embedding_size != cfg.hidden_size:
@@ -179,8 +257,8 @@ class Encoder(nn.Module):
           cfg.hidden_size, dtype=cfg.dtype, param_dtype=cfg.params_dtype,
           kernel_init=nn.with_logical_partitioning(init, (None, 'embed')),
           bias_init=zeros_init(('embed',)), name='embeddings_project')(x)
-    bias_Bx1x1xL = ((1.0 - input_mask_BxL.astype(jnp.float32))
-                    * MASK_BIAS)[:, None, None, :]
+    allowed_Bx1xQxK = attention_mask(cfg, key_mask_BxK, x.shape[1],
+                                     0 if cache_index is None else cache_index)
     if cfg.remat not in ('none', *_REMAT_POLICIES):
       raise ValueError(f'unknown remat {cfg.remat!r}; use none, full or dots')
     remat = lambda module: module if cfg.remat == 'none' else nn.remat(
@@ -188,18 +266,25 @@ class Encoder(nn.Module):
     if cfg.share_layers == 'none':
       stack = nn.scan(
           remat(EncoderLayer),
-          variable_axes={'params': 0, 'intermediates': 0},
+          variable_axes={'params': 0, 'intermediates': 0, 'cache': 0},
           split_rngs={'params': True, 'dropout': True},
           in_axes=nn.broadcast, length=cfg.num_layers,
           metadata_params={nn.PARTITION_NAME: 'layers'})
-      x, _ = stack(cfg, self.deterministic, name='layers')(x, bias_Bx1x1xL)
-      return x
-    attention_of, ffn_of = layer_groups(cfg)
-    attention = [remat(AttentionSublayer)(cfg, self.deterministic,
-                                          name=f'attention_{g}')
-                 for g in range(max(attention_of) + 1)]
-    ffn = [remat(FeedForwardSublayer)(cfg, self.deterministic, name=f'ffn_{g}')
-           for g in range(max(ffn_of) + 1)]
-    for i in range(cfg.num_layers):
-      x = ffn[ffn_of[i]](attention[attention_of[i]](x, bias_Bx1x1xL))
+      x, _ = stack(cfg, self.deterministic, self.decode, name='layers')(
+          x, allowed_Bx1xQxK, cache_index)
+    else:
+      if self.decode:
+        raise ValueError('cached decoding needs unshared layers')
+      attention_of, ffn_of = layer_groups(cfg)
+      attention = [remat(AttentionSublayer)(cfg, self.deterministic,
+                                            name=f'attention_{g}')
+                   for g in range(max(attention_of) + 1)]
+      ffn = [remat(FeedForwardSublayer)(cfg, self.deterministic,
+                                        name=f'ffn_{g}')
+             for g in range(max(ffn_of) + 1)]
+      for i in range(cfg.num_layers):
+        x = ffn[ffn_of[i]](attention[attention_of[i]](x, allowed_Bx1xQxK))
+    if cfg.norm_position == 'pre':  # GPT-2's ln_f
+      x = layer_norm(cfg, 'final_layer_norm')(
+          x.astype(jnp.float32)).astype(cfg.dtype)
     return x

@@ -10,11 +10,13 @@ from lm_jax.models.layers import activation, layer_norm, normal_init, zeros_init
 from lm_jax.models.model_config import TransformerConfig
 
 
-def tied_logits(x_BxNxE, word_table_VxE, bias_V):
-  """x . W_word^T + b in f32, the vocabulary split over 'tensor'."""
+def tied_logits(x_BxNxE, word_table_VxE, bias_V=None):
+  """x . W_word^T (+ b) in f32, the vocabulary split over 'tensor'. GPT's
+  output layer has no bias."""
   logits_BxNxV = jnp.einsum('bne,ve->bnv', x_BxNxE.astype(jnp.float32),
                             word_table_VxE.astype(jnp.float32))
-  logits_BxNxV = logits_BxNxV + bias_V.astype(jnp.float32)
+  if bias_V is not None:
+    logits_BxNxV = logits_BxNxV + bias_V.astype(jnp.float32)
   return nn.with_logical_constraint(logits_BxNxV, ('batch', None, 'act_vocab'))
 
 

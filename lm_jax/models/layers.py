@@ -6,10 +6,14 @@ import jax.numpy as jnp
 from lm_jax.models.model_config import TransformerConfig
 
 
-def normal_init(cfg: TransformerConfig, names: tuple):
-  """Truncated normal(init_std), BERT's initializer for kernels and tables."""
-  return nn.with_logical_partitioning(
-      nn.initializers.truncated_normal(cfg.init_std), names)
+def normal_init(cfg: TransformerConfig, names: tuple, std: float = 0.0):
+  """N(0, std) for kernels and tables, std init_std unless given: truncated
+  at 2 std (BERT's initializer) or plain (GPT's), as the config says."""
+  std = std or cfg.init_std
+  init = (nn.initializers.truncated_normal(std)
+          if cfg.init_distribution == 'truncated_normal'
+          else nn.initializers.normal(std))
+  return nn.with_logical_partitioning(init, names)
 
 
 def zeros_init(names: tuple):

@@ -5,11 +5,19 @@ import jax.numpy as jnp
 
 
 SHARING = ('none', 'all', 'attention', 'ffn')
+NORM_POSITIONS = ('post', 'pre')
+INIT_DISTRIBUTIONS = ('truncated_normal', 'normal')
+# 'plain': einsums and a softmax in f32 (attention dropout, scores sown for
+# distillation); 'xla' / 'cudnn': jax.nn.dot_product_attention (cuDNN's fused
+# flash attention on GPU), used where no attention dropout is drawn.
+ATTENTION_IMPLS = ('plain', 'xla', 'cudnn')
 
 
 @dataclasses.dataclass(frozen=True)
 class TransformerConfig:
-  """Sizes and numerics of a BERT-style encoder (algorithms.md §2.1-2.2)."""
+  """Sizes and numerics of a transformer body: the BERT-style encoder
+  (algorithms.md §2.1-2.2) by default, GPT's decoder (§2.5) with `causal`,
+  no embedding LayerNorm, and pre- (GPT-2) or post-LN (GPT-1) blocks."""
   vocab_size: int
   hidden_size: int
   num_layers: int
@@ -33,6 +41,18 @@ class TransformerConfig:
   # Init of the E->H projection: TF's Glorot-uniform (ELECTRA) or truncated
   # normal init_std (ALBERT's embedding_hidden_mapping_in).
   projection_init: str = 'glorot_uniform'
+  # Decoders (§2.5). Each token attends to itself and earlier tokens only.
+  causal: bool = False
+  # 'post': LN(x + sublayer(x)) (BERT, GPT-1); 'pre': x + sublayer(LN(x))
+  # and a final LayerNorm after the stack (GPT-2).
+  norm_position: str = 'post'
+  embedding_norm: bool = True  # LayerNorm on the embeddings (BERT); GPT: none
+  init_distribution: str = 'truncated_normal'  # 'normal': N(0, init_std), GPT
+  position_init_std: float = 0.0  # 0: init_std; GPT-2 0.01
+  # GPT-2: the two residual output projections of each layer start at
+  # init_std / sqrt(2 * num_layers).
+  scale_residual_init: bool = False
+  attention_impl: str = 'plain'  # see ATTENTION_IMPLS
 
   def __post_init__(self):
     if self.hidden_size % self.num_heads:
@@ -41,6 +61,12 @@ class TransformerConfig:
     if self.share_layers not in SHARING:
       raise ValueError(f'unknown share_layers {self.share_layers!r}; use '
                        f'{", ".join(SHARING)}')
+    for name, value, allowed in (
+        ('norm_position', self.norm_position, NORM_POSITIONS),
+        ('init_distribution', self.init_distribution, INIT_DISTRIBUTIONS),
+        ('attention_impl', self.attention_impl, ATTENTION_IMPLS)):
+      if value not in allowed:
+        raise ValueError(f'unknown {name} {value!r}; use {", ".join(allowed)}')
     if (self.share_layers != 'none'
         and not 0 < self.num_layer_groups <= self.num_layers):
       raise ValueError(f'num_layer_groups {self.num_layer_groups} must be in '
@@ -67,9 +93,18 @@ def scaled_generator(disc: TransformerConfig, hidden_fraction: float,
       num_heads=max(1, hidden // 64))
 
 
+def field_defaults() -> dict:
+  """The fields that have a default, and their defaults."""
+  return {f.name: f.default for f in dataclasses.fields(TransformerConfig)
+          if f.default is not dataclasses.MISSING}
+
+
 def from_model_config(model_cfg, vocab_size: int) -> TransformerConfig:
   """The body described by a run config's `model` section, whose keys are
-  this dataclass's fields."""
+  this dataclass's fields. A key the section lacks (the config of a
+  checkpoint written before the field existed) takes the field's default,
+  which is what that checkpoint was trained with."""
+  model = {**field_defaults(), **dict(model_cfg)}
   return TransformerConfig(vocab_size=vocab_size, **{
-      f.name: model_cfg[f.name] for f in dataclasses.fields(TransformerConfig)
+      f.name: model[f.name] for f in dataclasses.fields(TransformerConfig)
       if f.name != 'vocab_size'})

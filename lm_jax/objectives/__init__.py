@@ -60,9 +60,10 @@ class Objective:
 
 def get_objective(name: str) -> Objective:
   # pylint: disable=g-import-not-at-top
-  from lm_jax.objectives import distillation, electra, mlm
+  from lm_jax.objectives import causal_lm, distillation, electra, mlm
   objectives = {o.name: o for o in (electra.OBJECTIVE, mlm.OBJECTIVE,
-                                    distillation.OBJECTIVE)}
+                                    distillation.OBJECTIVE,
+                                    causal_lm.OBJECTIVE)}
   if name not in objectives:
     raise InputError(f'unknown objective.name {name!r}; known: '
                      f'{", ".join(sorted(objectives))}')
