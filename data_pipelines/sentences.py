@@ -77,18 +77,42 @@ def split_document(document: Iterable[Sequence[int]], max_tokens: int,
 
 
 def pack_row(seq_len: int, cls_id: int, sep_id: int, pad_id: int,
-             first: Sequence[int], second: Sequence[int] = ()
-             ) -> tuple[np.ndarray, np.ndarray]:
+             first: Sequence[int], second: Sequence[int] = (),
+             end_id: int | None = None) -> tuple[np.ndarray, np.ndarray]:
   """(input_ids [L], segment_ids [L]) int32 of `[CLS] A [SEP] (B [SEP])`,
-  padded: segment 0 up to the first [SEP], 1 for B and its [SEP]."""
+  padded: segment 0 up to the first [SEP], 1 for B and its [SEP]. With
+  `end_id`, the row's last token is that instead of [SEP] (GPT-1's
+  `start A delimiter B extract`)."""
+  end_id = sep_id if end_id is None else end_id
   a_len, b_len = len(first), len(second)
   ids = np.full(seq_len, pad_id, np.int32)
   segments = np.zeros(seq_len, np.int32)
   ids[0] = cls_id
   ids[1:a_len + 1] = first
-  ids[a_len + 1] = sep_id
+  ids[a_len + 1] = sep_id if b_len else end_id
   if b_len:
     ids[a_len + 2:a_len + b_len + 2] = second
-    ids[a_len + b_len + 2] = sep_id
+    ids[a_len + b_len + 2] = end_id
     segments[a_len + 2:a_len + b_len + 3] = 1
   return ids, segments
+
+
+@dataclasses.dataclass(frozen=True)
+class RowTokens:
+  """The special tokens of a fine-tuning row `start A delimiter B end`:
+  BERT's [CLS], [SEP], [SEP] (`of`), or GPT-1's start, delimiter and
+  extract tokens, which fine-tuning adds to a causal LM's vocabulary."""
+  start: int
+  delimiter: int
+  end: int
+  pad: int
+
+  @classmethod
+  def of(cls, tokenizer) -> 'RowTokens':
+    return cls(tokenizer.cls_id, tokenizer.sep_id, tokenizer.sep_id,
+               tokenizer.pad_id)
+
+  def pack(self, seq_len: int, first: Sequence[int],
+           second: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+    return pack_row(seq_len, self.start, self.delimiter, self.pad, first,
+                    second, end_id=self.end)

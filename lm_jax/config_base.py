@@ -194,6 +194,7 @@ def finetuning_config() -> ml_collections.ConfigDict:
   c.objective.max_answer_length = 30  # in tokens
   c.objective.null_threshold = 0.0  # SQuAD 2.0: '' when null - best > this;
   #   the threshold that maximises dev F1 is reported as well
+  c.objective.lm_coef = 0.5  # a causal body (GPT-1): + lm_coef * LM loss
 
   c.model = ml_collections.ConfigDict()  # over the pretrained model's section
   c.model.dropout_rate = 0.1

@@ -22,7 +22,7 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from data_pipelines.sentences import pack_row
+from data_pipelines.sentences import RowTokens
 from data_pipelines.tasks import files
 from data_pipelines.tokenizers import Tokenizer
 from lm_jax.errors import InputError
@@ -272,13 +272,13 @@ def truncate_pair(first: Sequence[int], second: Sequence[int],
 
 
 def featurize(examples: Sequence[PairExample], tokenizer: Tokenizer,
-              seq_len: int, *, task: GlueTask
+              seq_len: int, *, task: GlueTask, row: RowTokens | None = None
               ) -> tuple[dict[str, np.ndarray], int]:
   """The model inputs of `examples`, and how many of them were truncated.
 
-  Each example is one `[CLS] A [SEP] (B [SEP])` row of `seq_len` tokens, the
-  pair cut by `truncate_pair` to seq_len - 3 tokens (a single sentence to
-  seq_len - 2).
+  Each example is one `[CLS] A [SEP] (B [SEP])` row of `seq_len` tokens (or
+  the `row` tokens' `start A delimiter B end`), the pair cut by
+  `truncate_pair` to seq_len - 3 tokens (a single sentence to seq_len - 2).
 
   Returns:
     ({'ids', 'segment_ids', 'input_mask': [N, L] int32, 'example_index':
@@ -286,6 +286,7 @@ def featurize(examples: Sequence[PairExample], tokenizer: Tokenizer,
       (class index, -1 where unlabelled) or, for STS-B, 'target' [N] float32
       (the raw 0..5 score, NaN where unlabelled)}, num_truncated).
   """
+  row = row or RowTokens.of(tokenizer)
   specials = 3 if task.is_pair else 2
   if seq_len < specials + 1:
     raise ValueError(f'seq_len must be at least {specials + 1}, got '
@@ -300,8 +301,7 @@ def featurize(examples: Sequence[PairExample], tokenizer: Tokenizer,
     second = tokenizer.encode(example.text_b) if task.is_pair else []
     a, b = truncate_pair(first, second, seq_len - specials)
     num_truncated += len(a) + len(b) < len(first) + len(second)
-    ids_NxL[i], segment_ids_NxL[i] = pack_row(
-        seq_len, tokenizer.cls_id, tokenizer.sep_id, tokenizer.pad_id, a, b)
+    ids_NxL[i], segment_ids_NxL[i] = row.pack(seq_len, a, b)
     # pack_row leaves B's [SEP] out when B is empty.
     input_mask_NxL[i, :len(a) + 2 + (len(b) + 1 if b else 0)] = 1
   arrays = {'ids': ids_NxL, 'segment_ids': segment_ids_NxL,

@@ -19,7 +19,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from data_pipelines.sentences import pack_row
+from data_pipelines.sentences import RowTokens
 from data_pipelines.tasks import files
 from data_pipelines.tasks.glue import truncate_pair
 from data_pipelines.tokenizers import Tokenizer
@@ -183,9 +183,11 @@ def find_split(data_dir: str, split: str) -> list[ChoiceExample]:
 
 
 def featurize(examples: Sequence[ChoiceExample], tokenizer: Tokenizer,
-              seq_len: int) -> tuple[dict[str, np.ndarray], int]:
-  """Rows `[CLS] context [SEP] choice [SEP]` per choice, and how many
-  examples had some choice truncated (by glue's `truncate_pair`).
+              seq_len: int, row: RowTokens | None = None
+              ) -> tuple[dict[str, np.ndarray], int]:
+  """Rows `[CLS] context [SEP] choice [SEP]` per choice (or the `row`
+  tokens' `start context delimiter choice end`), and how many examples had
+  some choice truncated (by glue's `truncate_pair`).
 
   Returns:
     ({'ids', 'segment_ids', 'input_mask': [N, C, L] int32, 'label': [N] int32
@@ -193,6 +195,7 @@ def featurize(examples: Sequence[ChoiceExample], tokenizer: Tokenizer,
   """
   if seq_len < 4:
     raise ValueError(f'seq_len must be at least 4, got {seq_len}')
+  row = row or RowTokens.of(tokenizer)
   n = len(examples)
   c = len(examples[0].choices) if examples else 0
   ids_NxCxL = np.zeros((n, c, seq_len), np.int32)
@@ -209,8 +212,7 @@ def featurize(examples: Sequence[ChoiceExample], tokenizer: Tokenizer,
       second = tokenizer.encode(choice)
       a, b = truncate_pair(context, second, seq_len - 3)
       truncated |= len(a) + len(b) < len(context) + len(second)
-      ids_NxCxL[i, j], segment_ids_NxCxL[i, j] = pack_row(
-          seq_len, tokenizer.cls_id, tokenizer.sep_id, tokenizer.pad_id, a, b)
+      ids_NxCxL[i, j], segment_ids_NxCxL[i, j] = row.pack(seq_len, a, b)
       # pack_row leaves B's [SEP] out when B is empty.
       input_mask_NxCxL[i, j, :len(a) + 2 + (len(b) + 1 if b else 0)] = 1
     num_truncated += truncated

@@ -12,16 +12,25 @@ final states `h_BxLxH`:
 - 'choice': inputs [B, C, L] flattened to [B*C, L], the 'sequence' vector,
   dropout, Dense(1), back to one score per choice [B, C] (§5 pitfall 28).
 Only the summary heads ('sequence', 'choice') use the pooler.
+
+A causal body (GPT-1 transfer, §2.7, §3.4) reads rows `start A delimiter B
+extract` whose three tokens are new: ids V, V+1, V+2 index
+`transfer_embeddings`, trained from N(0, 0.02). Its summary is the state of
+the extract token, the row's last real token; its classifier starts N(0,
+0.02) as GPT-1's. `lm_logits` give the auxiliary language-model loss over
+the same rows (tied to the word table and the new tokens).
 """
 import flax.linen as nn
 import jax.numpy as jnp
 
 from lm_jax.models.embeddings import Embeddings
 from lm_jax.models.encoder import Encoder
+from lm_jax.models.heads import tied_logits
 from lm_jax.models.layers import normal_init, zeros_init
 from lm_jax.models.model_config import TransformerConfig
 
 HEADS = ('sequence', 'token', 'span', 'choice')
+TRANSFER_TOKENS = 3  # a causal body's start, delimiter, extract
 
 
 class FinetuneModel(nn.Module):
@@ -38,14 +47,19 @@ class FinetuneModel(nn.Module):
       raise ValueError(f'unknown head {self.head!r}; use {", ".join(HEADS)}')
     self.embeddings = Embeddings(cfg, self.deterministic)
     self.encoder = Encoder(cfg, self.deterministic)
+    if cfg.causal:
+      self.transfer_embeddings = self.param(
+          'transfer_embeddings', normal_init(cfg, (None, 'embed')),
+          (TRANSFER_TOKENS, cfg.embedding_size), cfg.params_dtype)
     if self.use_pooler:
       self.pooler = nn.Dense(
           cfg.hidden_size, dtype=cfg.dtype, param_dtype=cfg.params_dtype,
           kernel_init=normal_init(cfg, ('embed', None)),
           bias_init=zeros_init((None,)))
-    # BERT initialises its classifier with the truncated normal, ELECTRA
-    # (no pooler) with Glorot uniform (§2.7).
-    kernel_init = (normal_init(cfg, ('embed', None)) if self.use_pooler else
+    # BERT initialises its classifier with the truncated normal, GPT-1 with
+    # the normal, ELECTRA (no pooler) with Glorot uniform (§2.7).
+    kernel_init = (normal_init(cfg, ('embed', None))
+                   if self.use_pooler or cfg.causal else
                    nn.with_logical_partitioning(
                        nn.initializers.glorot_uniform(), ('embed', None)))
     outputs = {'span': 2, 'choice': 1}.get(self.head, self.num_outputs)
@@ -56,30 +70,50 @@ class FinetuneModel(nn.Module):
 
   def encode(self, ids_BxL, segment_ids_BxL, input_mask_BxL):
     """Final hidden states [B, L, H]."""
-    return self.encoder(self.embeddings(ids_BxL, segment_ids_BxL),
+    extra = self.transfer_embeddings if self.config.causal else None
+    return self.encoder(self.embeddings(ids_BxL, segment_ids_BxL,
+                                        extra_table_NxE=extra),
                         input_mask_BxL)
 
-  def summary(self, h_BxLxH):
-    """One vector per input: the (pooled) state of [CLS]."""
-    x_BxH = h_BxLxH[:, 0]
+  def summary(self, h_BxLxH, input_mask_BxL):
+    """One vector per input: the (pooled) state of [CLS], or a causal
+    body's state at its last real token (the extract token)."""
+    if self.config.causal:
+      last_B = jnp.sum(input_mask_BxL, axis=1) - 1
+      x_BxH = jnp.take_along_axis(h_BxLxH, last_B[:, None, None], axis=1)[:, 0]
+    else:
+      x_BxH = h_BxLxH[:, 0]
     if self.use_pooler:
       x_BxH = jnp.tanh(self.pooler(x_BxH))
     return x_BxH
 
-  def __call__(self, ids, segment_ids, input_mask):
+  def lm_logits(self, h_BxLxH):
+    """A causal body's next-token logits [B, L, V + 3], f32."""
+    table = jnp.concatenate([self.embeddings.word_table(),
+                             self.transfer_embeddings])
+    return tied_logits(h_BxLxH, table)
+
+  def __call__(self, ids, segment_ids, input_mask, with_lm: bool = False):
     """Head outputs, f32: [B, num_outputs] ('sequence'), [B, L, num_outputs]
-    ('token'), [B, L, 2] ('span'), [B, C] ('choice', inputs [B, C, L])."""
+    ('token'), [B, L, 2] ('span'), [B, C] ('choice', inputs [B, C, L]).
+
+    `with_lm` (causal bodies, summary heads): (head outputs, next-token
+    logits [rows, L, V + 3]), the rows being the choices' for 'choice'.
+    """
     if self.head == 'choice':
       batch, choices, length = ids.shape
       flat = lambda x: x.reshape(batch * choices, length)
-      x = self.summary(self.encode(flat(ids), flat(segment_ids),
-                                   flat(input_mask)))
+      h_BCxLxH = self.encode(flat(ids), flat(segment_ids), flat(input_mask))
+      x = self.summary(h_BCxLxH, flat(input_mask))
       x = self.dropout(x, deterministic=self.deterministic)
-      return self.classifier(x)[:, 0].reshape(batch, choices)
+      out = self.classifier(x)[:, 0].reshape(batch, choices)
+      return (out, self.lm_logits(h_BCxLxH)) if with_lm else out
     h_BxLxH = self.encode(ids, segment_ids, input_mask)
     if self.head == 'sequence':
-      x = self.dropout(self.summary(h_BxLxH), deterministic=self.deterministic)
-      return self.classifier(x)
+      x = self.dropout(self.summary(h_BxLxH, input_mask),
+                       deterministic=self.deterministic)
+      out = self.classifier(x)
+      return (out, self.lm_logits(h_BxLxH)) if with_lm else out
     if self.head == 'token':
       x = self.dropout(h_BxLxH, deterministic=self.deterministic)
       return self.classifier(x)

@@ -8,6 +8,10 @@ same `training.build` step as pretraining (algorithms.md §2.7, §5).
 - 'span_qa': (CE_start + CE_end) / 2, each over the whole sequence (SQuAD).
 - 'multiple_choice': one score per choice, softmax over the choices.
 
+A causal body (GPT-1 transfer) adds the auxiliary language-model loss over
+its input rows to the summary heads' losses: loss = head + lm_coef * LM,
+lm_coef 0.5 (§2.7).
+
 Every batch carries `weight` [B]: 1 for real rows, 0 for the padding rows
 that fill the last evaluation batch. `evaluate` returns loss/accuracy sums
 and the head's outputs per row; task metrics are computed on the host.
@@ -52,12 +56,41 @@ def init_inputs(config) -> tuple:
   return ids, ids, jnp.ones_like(ids)
 
 
+def _with_lm(model, objective_cfg) -> bool:
+  return (model.config.causal and objective_cfg.lm_coef > 0
+          and model.head in ('sequence', 'choice'))
+
+
+def lm_sums(ids, input_mask, weight_B, lm_logits_RxLxV) -> dict:
+  """'lm_loss' and 'lm_accuracy' sums of the next-token predictions over
+  the real tokens of the rows (a choice head's rows are [B * C, L])."""
+  ids_RxL = ids.reshape(lm_logits_RxLxV.shape[:2])
+  mask_RxL = input_mask.reshape(ids_RxL.shape).astype(jnp.float32)
+  rows_per_example = ids_RxL.shape[0] // weight_B.shape[0]
+  weights_RxT = (mask_RxL[:, 1:] * mask_RxL[:, :-1]
+                 * jnp.repeat(weight_B, rows_per_example)[:, None])
+  return sums_lib.prediction_sums('lm', lm_logits_RxLxV[:, :-1],
+                                  ids_RxL[:, 1:], weights_RxT)
+
+
 def head_sums(model, params, batch: dict, rng, objective_cfg):
   """(Σ weight·value, Σ weight) of the loss and accuracy, and the outputs."""
   name = objective_cfg.name
+  weight_B = batch['weight'].astype(jnp.float32)
+  if _with_lm(model, objective_cfg):
+    out, lm_logits = model.apply(
+        {'params': params}, batch['ids'], batch['segment_ids'],
+        batch['input_mask'], with_lm=True, rngs={'dropout': rng})
+    sums, outputs = _head_sums(name, out, batch, weight_B, objective_cfg)
+    sums.update(lm_sums(batch['ids'], batch['input_mask'], weight_B,
+                        lm_logits))
+    return sums, outputs
   out = model.apply({'params': params}, batch['ids'], batch['segment_ids'],
                     batch['input_mask'], rngs={'dropout': rng})
-  weight_B = batch['weight'].astype(jnp.float32)
+  return _head_sums(name, out, batch, weight_B, objective_cfg)
+
+
+def _head_sums(name: str, out, batch: dict, weight_B, objective_cfg):
   if name == 'regression':
     prediction_B = out[:, 0]
     target_B = batch['target'] / objective_cfg.target_scale
@@ -91,6 +124,9 @@ def loss(model, params, batch: dict, rng, objective_cfg, frozen):
   del frozen
   sums, _ = head_sums(model, params, batch, rng, objective_cfg)
   metrics = sums_lib.means(sums, eps=1e-8)
+  if 'lm_loss' in metrics:
+    metrics['head_loss'] = metrics['loss']
+    metrics['loss'] = metrics['loss'] + objective_cfg.lm_coef * metrics['lm_loss']
   return metrics['loss'], metrics
 
 

@@ -17,6 +17,7 @@ from flax import traverse_util
 import numpy as np
 
 from data_pipelines import tokenizers
+from data_pipelines.sentences import RowTokens
 from data_pipelines.tasks import files
 from lm_jax import checkpointing, evaluation, sharding, trainer, training
 from lm_jax.errors import InputError
@@ -70,6 +71,16 @@ def open_pretrained(workdir: str) -> tuple[Pretrained, tokenizers.Tokenizer]:
                     ), tokenizer
 
 
+def transfer_row(pretrained: Pretrained, tokenizer) -> RowTokens | None:
+  """A causal LM's rows `start A delimiter B extract`, the three tokens new
+  ids after its vocabulary (GPT-1, §2.7); None (BERT's [CLS]/[SEP]) for an
+  encoder."""
+  if not pretrained.config.model.get('causal', False):
+    return None
+  v = pretrained.vocab_size
+  return RowTokens(start=v, delimiter=v + 1, end=v + 2, pad=tokenizer.pad_id)
+
+
 def run(config, workdir: str, *, print_fn=_print_now) -> dict:
   """Fine-tunes num_seeds times; returns (and writes) the final dev metrics
   (the median over seeds, with each seed's figures)."""
@@ -79,7 +90,7 @@ def run(config, workdir: str, *, print_fn=_print_now) -> dict:
   pretrained, tokenizer = open_pretrained(config.init_checkpoint)
   log(f'Task: {task.name}, from {pretrained.workdir} (step {pretrained.step}, '
       f'{pretrained.config.objective.name})')
-  data = task.load(config, tokenizer, log)
+  data = task.load(config, tokenizer, log, transfer_row(pretrained, tokenizer))
 
   if config.num_seeds == 1:
     results = _run_seed(config, workdir, task, data, pretrained, log)
@@ -174,7 +185,10 @@ def resolve(config, task, data, pretrained: Pretrained
 def recipe_learning_rate(family: str, hidden_size: int) -> float:
   """The published fine-tuning rate for a pretraining family and width
   (§3.4): ELECTRA Small 3e-4, Base 1e-4, Large 5e-5; BERT and its kin
-  5e-5 from Base up (run_classifier), 1e-4 below (the compact models' grid)."""
+  5e-5 from Base up (run_classifier), 1e-4 below (the compact models' grid);
+  GPT-1 6.25e-5."""
+  if family == 'causal_lm':
+    return 6.25e-5
   if family == 'electra':
     if hidden_size <= 256:
       return 3e-4

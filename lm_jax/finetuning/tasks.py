@@ -52,7 +52,10 @@ class Task:
   objective: str  # a key of lm_jax.finetuning.objectives.OBJECTIVES
   main_metric: str  # the best checkpoint is the one with its highest value
   num_epochs: float  # the recipe's, when train.num_epochs is 0
-  load: Callable[..., TaskData]  # (config, tokenizer, log)
+  # (config, tokenizer, log, row=None): row, a RowTokens, replaces BERT's
+  # [CLS]/[SEP] around the segments (GPT-1 transfer; GLUE and multiple
+  # choice only)
+  load: Callable[..., TaskData]
   metrics: Callable[..., dict]  # (data, split, outputs, config)
   write_predictions: Callable[..., None]  # (workdir, data, outputs by split, config)
   write_test_predictions: Callable[..., None]  # (workdir, data, split, outputs, config)
@@ -120,6 +123,12 @@ def _predictions_path(workdir: str, data: TaskData, split: Split,
   return os.path.join(workdir, f'predictions{suffix}.{extension}')
 
 
+def _encoders_only(what: str, row) -> None:
+  if row is not None:
+    raise InputError(f'{what} fine-tunes an encoder (ELECTRA, BERT family); '
+                     'a causal LM transfers to GLUE and multiple choice')
+
+
 # GLUE ----------------------------------------------------------------------
 
 
@@ -131,7 +140,8 @@ def _glue_path(spec: glue.GlueTask, data_dir: str, split: str) -> str | None:
           files.find_optional(os.path.join(data_dir, spec.directory), names))
 
 
-def _glue_load(spec: glue.GlueTask, config, tokenizer, log) -> TaskData:
+def _glue_load(spec: glue.GlueTask, config, tokenizer, log, row=None
+               ) -> TaskData:
   data_dir = _require_dir(config)
 
   def read(name: str, labelled: bool, select=lambda x: x):
@@ -154,7 +164,7 @@ def _glue_load(spec: glue.GlueTask, config, tokenizer, log) -> TaskData:
 
   def featurize(examples, what):
     arrays, truncated = glue.featurize(examples, tokenizer,
-                                       config.data.seq_len, task=spec)
+                                       config.data.seq_len, task=spec, row=row)
     if truncated:
       log(f'{what}: {truncated:,} of {len(examples):,} examples truncated to '
           f'{config.data.seq_len} tokens')
@@ -242,7 +252,8 @@ _CONLL_FILES = {'train': ('eng.train', 'train.txt'),
                 'test': ('eng.testb', 'test.txt')}
 
 
-def _conll_load(config, tokenizer, log) -> TaskData:
+def _conll_load(config, tokenizer, log, row=None) -> TaskData:
+  _encoders_only('CoNLL-2003 tagging', row)
   data_dir = _require_dir(config)
 
   def read(name, tags=None):
@@ -316,7 +327,8 @@ def _conll_write_test(workdir, data, split, outputs, config):
 # SQuAD ---------------------------------------------------------------------
 
 
-def _squad_load(version: str, config, tokenizer, log) -> TaskData:
+def _squad_load(version: str, config, tokenizer, log, row=None) -> TaskData:
+  _encoders_only('SQuAD', row)
   data_dir = _require_dir(config)
 
   def featurize(examples, training, what):
@@ -402,7 +414,7 @@ def _squad_task(name: str, version: str) -> Task:
 # Multiple choice -----------------------------------------------------------
 
 
-def _choice_load(config, tokenizer, log) -> TaskData:
+def _choice_load(config, tokenizer, log, row=None) -> TaskData:
   data_dir = _require_dir(config)
 
   def read(spec):
@@ -414,7 +426,7 @@ def _choice_load(config, tokenizer, log) -> TaskData:
 
   def featurize(examples, what):
     arrays, truncated = multiple_choice.featurize(examples, tokenizer,
-                                                  config.data.seq_len)
+                                                  config.data.seq_len, row)
     if truncated:
       log(f'{what}: {truncated:,} of {len(examples):,} examples truncated to '
           f'{config.data.seq_len} tokens')

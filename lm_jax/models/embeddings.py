@@ -28,17 +28,24 @@ class Embeddings(nn.Module):
       self.layer_norm = layer_norm(cfg, 'layer_norm')
     self.dropout = nn.Dropout(cfg.dropout_rate)
 
-  def __call__(self, ids_BxL, segment_ids_BxL=None, positions_BxL=None):
+  def __call__(self, ids_BxL, segment_ids_BxL=None, positions_BxL=None,
+               extra_table_NxE=None):
     """`positions_BxL` default to 0..L-1 in every row; decoding passes its
-    own (a left-padded prompt's first real token is at position 0)."""
+    own (a left-padded prompt's first real token is at position 0). Ids from
+    V on index `extra_table_NxE`: tokens added by fine-tuning (GPT-1's
+    start, delimiter and extract)."""
     length = ids_BxL.shape[1]
     if positions_BxL is None:
       if length > self.config.max_positions:
         raise ValueError(f'sequence length {length} exceeds max_positions '
                          f'{self.config.max_positions}')
       positions_BxL = jnp.arange(length)[None]
-    x_BxLxE = (self.word_embeddings(ids_BxL)
-               + self.position_embeddings(positions_BxL))
+    if extra_table_NxE is None:
+      words_BxLxE = self.word_embeddings(ids_BxL)
+    else:
+      table = jnp.concatenate([self.word_table(), extra_table_NxE])
+      words_BxLxE = jnp.take(table, ids_BxL, axis=0).astype(self.config.dtype)
+    x_BxLxE = words_BxLxE + self.position_embeddings(positions_BxL)
     if self.config.type_vocab_size:
       x_BxLxE = x_BxLxE + self.token_type_embeddings(segment_ids_BxL)
     if self.config.embedding_norm:
