@@ -449,5 +449,23 @@ def set_tiny_causal_lm(c):
   c.optim.learning_rate = 3e-3
 
 
+def set_gpt1_finetuning(c):
+  """GPT-1's fine-tuning recipe (§3.4): lr 6.25e-5 over 3 epochs of batch
+  32, warmup over the first 0.2% then linear decay, Adam with bias
+  correction (eps 1e-8), weight decay 0.01, classifier dropout 0.1, the
+  auxiliary LM loss at 0.5, no layer-wise decay."""
+  c.optim.learning_rate = 6.25e-5
+  c.optim.warmup_fraction = 0.002
+  c.optim.layer_decay = 1.0
+  c.optim.bias_correction = True
+  c.optim.eps = 1e-8
+  c.optim.weight_decay = 0.01
+  c.data.batch_size = 32
+  c.train.num_epochs = 3.0
+  c.objective.classifier_dropout = 0.1
+  c.objective.lm_coef = 0.5
+  c.objective.double_unordered = False
+
+
 def unknown_variant(file: str, variant: str, known: str):
   return ValueError(f'unknown variant {variant!r} of {file}; known: {known}')

@@ -113,3 +113,16 @@ def test_tagging_and_squad_need_an_encoder(gpt1, tmp_path):
     run(config, tmp_path)
   assert_one_line(e, 'CoNLL-2003 tagging fine-tunes an encoder')
   assert not os.listdir(tmp_path)
+
+
+@pytest.mark.parametrize('family', ['glue', 'multiple_choice'])
+def test_the_gpt1_recipe_variant(family):
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  from conftest import REPO  # pylint: disable=g-import-not-at-top
+  spec = importlib.util.spec_from_file_location(
+      family, os.path.join(REPO, 'configs', 'finetune', f'{family}.py'))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  c = module.get_config('gpt1')
+  assert (c.optim.learning_rate, c.optim.warmup_fraction, c.objective.lm_coef,
+          c.train.num_epochs, c.data.batch_size) == (6.25e-5, 0.002, 0.5, 3, 32)

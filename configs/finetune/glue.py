@@ -10,7 +10,9 @@ accuracy), qnli, rte, wnli (accuracy). Test-set predictions are also
 written in the GLUE-server format (WORKDIR/glue_submission/).
 
 Variants: `:bert` (BERT's run_classifier recipe: lr 5e-5, no layer-wise
-decay), `:tiny` (the model of a `:tiny` pretraining run: short sequences,
+decay), `:gpt1` (GPT-1's transfer recipe, for a causal LM workdir: lr
+6.25e-5, warmup 0.2%, the auxiliary LM loss at 0.5; rows `start A
+delimiter B extract`, classified from the extract token), `:tiny` (the model of a `:tiny` pretraining run: short sequences,
 one epoch, a high learning rate).
 """
 from lm_jax import config_base
@@ -32,8 +34,10 @@ def get_config(variant: str = ''):
     c.optim.layer_decay = 1.0
     c.optim.warmup = 'replace'
     c.objective.double_unordered = False
+  elif variant == 'gpt1':
+    config_base.set_gpt1_finetuning(c)
   elif variant == 'tiny':
     config_base.set_tiny_finetuning(c)
   elif variant:
-    raise config_base.unknown_variant('glue.py', variant, 'bert, tiny')
+    raise config_base.unknown_variant('glue.py', variant, 'bert, gpt1, tiny')
   return c

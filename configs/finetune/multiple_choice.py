@@ -10,7 +10,9 @@ valid-labels.lst) and `swag` (SWAG-style jsonl with the label inside:
 train.jsonl, dev.jsonl or valid.jsonl). BERT's SWAG recipe: 3 epochs,
 batch 16, lr 2e-5.
 
-Variants: `:tiny`.
+Variants: `:gpt1` (GPT-1's transfer recipe, for a causal LM workdir: each
+choice `start context delimiter choice extract`, scored from the extract
+token, plus the auxiliary LM loss at 0.5), `:tiny`.
 """
 from lm_jax import config_base
 
@@ -24,8 +26,10 @@ def get_config(variant: str = ''):
   c.data.test_split = ''
   c.optim.learning_rate = 0.0  # the pretrained family's recipe by width
   c.train.num_epochs = 3.0
-  if variant == 'tiny':
+  if variant == 'gpt1':
+    config_base.set_gpt1_finetuning(c)
+  elif variant == 'tiny':
     config_base.set_tiny_finetuning(c)
   elif variant:
-    raise config_base.unknown_variant('multiple_choice.py', variant, 'tiny')
+    raise config_base.unknown_variant('multiple_choice.py', variant, 'gpt1, tiny')
   return c
