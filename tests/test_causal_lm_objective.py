@@ -114,3 +114,29 @@ def test_a_checkpoint_from_before_the_decoder_fields_resumes(micro_config):
   with pytest.raises(InputError) as e:
     trainer.check_resumable(saved, current)
   assert_one_line(e, 'causal: False then, True now')
+
+
+def test_a_data_fsdp_tensor_mesh_gives_the_one_device_loss():
+  """The decoder's logical axes shard it over data x fsdp x tensor with the
+  same numbers (tied output layer and vocabulary over 'tensor' included)."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from lm_jax import sharding, training  # pylint: disable=g-import-not-at-top
+  config = load_named_config('gpt2_small', 'tiny')
+  config.model.dropout_rate = config.model.attention_dropout_rate = 0.0
+  objective = get_objective('causal_lm')
+  batch = objective.make_synthetic_batch(config, 8, seed=0)
+  losses = []
+  for data, fsdp, tensor in ((1, 1, 1), (2, 2, 2)):
+    config.mesh.data, config.mesh.fsdp, config.mesh.tensor = data, fsdp, tensor
+    devices = jax.devices()[:data * fsdp * tensor]
+    mesh = sharding.make_mesh(config.mesh, devices=devices)
+    rules = sharding.rules(config.mesh)
+    with sharding.use(mesh, rules):
+      parts = training.build(config, objective, config.data.vocab_size, mesh,
+                             rules)
+      state = parts.init(jax.random.key(0), {})
+      for _ in range(2):
+        state, metrics = parts.step(
+            state, sharding.global_batch(batch, parts.batch_sharding), {})
+      losses.append(float(metrics['loss']))
+  assert losses[0] == pytest.approx(losses[1], rel=1e-4)
