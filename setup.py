@@ -26,6 +26,7 @@ setup(
         'absl-py>=2.1,<3',
         'scikit-learn>=1.3',  # ROC AUC, F1, MCC
         'scipy>=1.10',  # Pearson and Spearman (STS-B)
+        'sacrebleu>=2.3,<3',  # corpus BLEU of generated text
         'tensorboardX>=2.6,<3',
         'numpy>=1.26',
     ],

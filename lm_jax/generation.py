@@ -25,6 +25,9 @@ from lm_jax.models.gpt import CausalLM
 from lm_jax.models.model_config import TransformerConfig
 
 
+PROMPT_BUCKET = 16
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
   max_new_tokens: int = 50
@@ -66,7 +69,10 @@ def left_pad(prompts: list[list[int]], settings: Settings, context: int,
             'from the left (--truncate)')
       prompt = prompt[-room:]
     kept.append(list(prompt))
-  width = max(len(p) for p in kept)
+  # Widths rounded up to a multiple of PROMPT_BUCKET, so prompts of similar
+  # lengths share one compiled program. More left padding changes nothing:
+  # it is masked, and positions count real tokens only.
+  width = -(-max(len(p) for p in kept) // PROMPT_BUCKET) * PROMPT_BUCKET
   ids_BxP = np.full((len(kept), width), pad_id, np.int32)
   mask_BxP = np.zeros((len(kept), width), np.int32)
   for row, prompt in enumerate(kept):
@@ -75,22 +81,27 @@ def left_pad(prompts: list[list[int]], settings: Settings, context: int,
   return ids_BxP, mask_BxP
 
 
-def _choose(logits_BxV, step, settings: Settings):
-  rng = jax.random.fold_in(jax.random.key(settings.seed), step)
+def _choose(logits_BxV, step, seed_key, settings: Settings):
+  rng = jax.random.fold_in(seed_key, step)
   return sampling.next_token(logits_BxV, rng, temperature=settings.temperature,
                              top_k=settings.top_k, top_p=settings.top_p)
 
 
 @functools.partial(jax.jit, static_argnames=('config', 'settings', 'eot_id'))
-def _generate(params, ids_BxP, mask_BxP, *, config: TransformerConfig,
-              settings: Settings, eot_id: int):
-  """New tokens [B, max_new_tokens]; after a row's end-of-text, eot_id."""
+def _generate(params, ids_BxP, mask_BxP, seed_key, *,
+              config: TransformerConfig, settings: Settings, eot_id: int):
+  """New tokens [B, max_new_tokens]; after a row's end-of-text, eot_id.
+  The seed is `seed_key` (traced: a new seed compiles nothing), not
+  settings.seed."""
   model = CausalLM(config, deterministic=True, decode=True)
   batch, prompt_len = ids_BxP.shape
   num_slots = prompt_len + settings.max_new_tokens
+  # The cache has a slot per padded prompt token and new token: more than
+  # max_positions when the padding is long; positions stay within them.
+  slots_BxS = jnp.zeros((batch, num_slots), jnp.int32)
   cache_shapes = jax.eval_shape(
-      model.init, jax.random.key(0), jnp.zeros((batch, num_slots), jnp.int32),
-      jnp.ones((batch, num_slots), jnp.int32))['cache']
+      functools.partial(model.init, method=CausalLM.hidden), jax.random.key(0),
+      slots_BxS, jnp.ones_like(slots_BxS), slots_BxS)['cache']
   cache = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), cache_shapes)
   # Slots after the prompt are written one per step; until then the causal
   # mask keeps them out of sight.
@@ -108,7 +119,7 @@ def _generate(params, ids_BxP, mask_BxP, *, config: TransformerConfig,
 
   positions_BxP = jnp.maximum(jnp.cumsum(mask_BxP, axis=1) - 1, 0)
   logits_BxV, cache = run(cache, ids_BxP, positions_BxP, 0)
-  token_B = _choose(logits_BxV, 0, settings)
+  token_B = _choose(logits_BxV, 0, seed_key, settings)
   out_BxN = jnp.full((batch, settings.max_new_tokens), eot_id, jnp.int32)
   out_BxN = out_BxN.at[:, 0].set(token_B)
   done_B = token_B == eot_id
@@ -122,7 +133,8 @@ def _generate(params, ids_BxP, mask_BxP, *, config: TransformerConfig,
     positions_Bx1 = (lengths_B + step - 1)[:, None]
     logits_BxV, cache = run(cache, token_B[:, None], positions_Bx1,
                             prompt_len + step - 1)
-    token_B = jnp.where(done_B, eot_id, _choose(logits_BxV, step, settings))
+    token_B = jnp.where(done_B, eot_id,
+                        _choose(logits_BxV, step, seed_key, settings))
     out_BxN = jax.lax.dynamic_update_slice(out_BxN, token_B[:, None],
                                            (0, step))
     return step + 1, cache, token_B, out_BxN, done_B | (token_B == eot_id)
@@ -147,8 +159,9 @@ def generate(config: TransformerConfig, params, prompts: list[list[int]],
   """
   settings.check()
   ids_BxP, mask_BxP = left_pad(prompts, settings, config.max_positions, pad_id)
-  out_BxN = np.asarray(_generate(params, ids_BxP, mask_BxP, config=config,
-                                 settings=settings, eot_id=eot_id))
+  out_BxN = np.asarray(_generate(
+      params, ids_BxP, mask_BxP, jax.random.key(settings.seed), config=config,
+      settings=dataclasses.replace(settings, seed=0), eot_id=eot_id))
   return [_until(row, eot_id) for row in out_BxN.tolist()]
 
 
@@ -182,7 +195,8 @@ def recompute_reference(config: TransformerConfig, params,
   for step in range(settings.max_new_tokens):
     slot = prompt_len + step
     logits_BxV = last_logits(ids_BxS, mask_BxS, slot - 1)
-    token_B = jnp.where(done_B, eot_id, _choose(logits_BxV, step, settings))
+    token_B = jnp.where(done_B, eot_id, _choose(
+        logits_BxV, step, jax.random.key(settings.seed), settings))
     done_B = done_B | (token_B == eot_id)
     ids_BxS = ids_BxS.at[:, slot].set(token_B)
     mask_BxS = mask_BxS.at[:, slot].set(1)

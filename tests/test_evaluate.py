@@ -1,18 +1,24 @@
 """lm_jax/evaluate.py and evaluation during training: held-out MLM figures
-from a saved checkpoint, the same every run."""
+from a saved checkpoint, the same every run; a causal LM's sliding-window
+perplexity and bits per byte, and BLEU of its continuations."""
 import json
+import math
 import os
 import subprocess
 import sys
 
 import pytest
 
-from lm_jax import trainer
-from tests.conftest import REPO
+from data_pipelines.tokenizers import load_tokenizer
+from lm_jax import bleu, trainer
+from tests.conftest import REPO, TINY_STEPS
 from tests.test_train_cli import cli_env
 
 HELD_OUT = os.path.join(REPO, 'data_pipelines', 'default_corpus',
                         'gutenberg_sample.txt.gz')
+# The first 20 lines of WikiText-2's wiki.valid.raw (tests/data/README.md).
+WIKITEXT = os.path.join(REPO, 'tests', 'data', 'wikitext2',
+                        'wiki.valid.head20.raw')
 
 
 def write_held_out(path, paragraphs=60):
@@ -82,3 +88,57 @@ def test_eval_files_during_training(micro_config, tmp_path):
   assert [r['step'] for r in evals] == [6, 12]
   assert {'eval_disc_auc', 'eval_pseudo_perplexity'} <= set(evals[-1])
   assert os.listdir(tmp_path / 'run' / 'vocab')  # the workdir keeps its vocabulary
+
+
+def results_of(workdir, name='eval_results.json'):
+  with open(os.path.join(workdir, name), encoding='utf-8') as f:
+    return json.load(f)
+
+
+def test_cli_reports_a_causal_lms_perplexity(tiny_runs):
+  """A causal workdir takes the sliding-window path: every token of the
+  text scored once, bits per byte over the file's bytes."""
+  workdir = tiny_runs('gpt2_small')
+  result = evaluate(workdir, WIKITEXT, '--stride=24')
+  assert result.returncode == 0, result.stderr
+  assert 'perplexity' in result.stdout and 'mlm' not in result.stdout
+  results = results_of(workdir)
+  vocab = os.path.join(workdir, 'vocab', os.listdir(
+      os.path.join(workdir, 'vocab'))[0])
+  with open(WIKITEXT, encoding='utf-8') as f:
+    text = f.read()
+  tokenizer = load_tokenizer('bpe', vocab)
+  assert results['tokens'] == len(tokenizer.encode(text))
+  assert results['bytes'] == len(text.encode('utf-8')) == 3873
+  assert (results['step'], results['context'], results['stride']) == (
+      TINY_STEPS, 64, 24)
+  assert results['perplexity'] == pytest.approx(math.exp(results['loss']),
+                                                rel=1e-9)
+  assert results['bits_per_byte'] == pytest.approx(
+      results['loss'] * results['tokens'] / math.log(2) / results['bytes'],
+      rel=1e-9)
+  # A few steps on other text: better than a uniform guess, far from good.
+  assert 20 < results['perplexity'] < tokenizer.vocab_size
+
+
+def test_cli_reports_bleu_of_the_continuations(tiny_runs, tmp_path):
+  workdir = tiny_runs('gpt2_small')
+  examples = [{'prompt': 'It was a dark', 'reference': 'and stormy night.'},
+              {'prompt': 'The man', 'references': ['bit the dog.',
+                                                   'had bitten him.']},
+              {'prompt': 'She said', 'reference': 'nothing at all.'}]
+  data = tmp_path / 'pairs.jsonl'
+  data.write_text(''.join(json.dumps(e) + '\n' for e in examples))
+  result = evaluate(workdir, str(data), '--task=bleu', '--max_new_tokens=6')
+  assert result.returncode == 0, result.stderr
+  results = results_of(workdir)
+  assert results['examples'] == 3 and results['max_new_tokens'] == 6
+  assert results['bleu_signature'].startswith('nrefs:var|')
+  with open(os.path.join(workdir, 'bleu_predictions.jsonl'),
+            encoding='utf-8') as f:
+    rows = [json.loads(line) for line in f]
+  assert [r['prompt'] for r in rows] == [e['prompt'] for e in examples]
+  assert rows[1]['references'] == examples[1]['references']
+  assert results['bleu'] == pytest.approx(bleu.corpus_bleu(
+      [r['prediction'] for r in rows], [r['references'] for r in rows])[0])
+  assert 'bleu' in result.stdout

@@ -210,3 +210,17 @@ class TestPipeline:
     assert ids.shape == (len(stream) // seq_len, seq_len)
     assert ids.ravel().tolist() == stream[:ids.size]
     assert not segments.any() and not labels.any()
+
+
+class TestLineBreaks:
+
+  def test_each_line_is_followed_by_the_line_break(self):
+    """Lines keep their break (a byte-level BPE's '\\n'), documents their
+    end-of-text; line breaks are not counted as input tokens."""
+    builder = PackedExampleBuilder(4, EOT, seed=0, line_break_ids=[9])
+    documents = [[[100, 101], [102]], [[103, 104, 105]]]
+    rows = [ids.tolist() for ids, _, _ in builder(documents)]
+    assert sum(rows, []) == [100, 101, 9, 102, 9, EOT, 103, 104]
+    assert builder.stats.tokens == 6
+    # 105, its line break and the end-of-text are the remainder: one input token.
+    assert builder.stats.truncated_tokens == 1

@@ -80,8 +80,12 @@ def evaluate(model, params, batch, rng, objective_cfg):
 
 
 def make_example_builder(config, tokenizer):
+  # Lines are tokenized one by one: the line break between them is put back,
+  # so the stream is the documents' text (GPT-2's '\n' token; nothing for
+  # SentencePiece, whose pieces carry their spaces).
   return functools.partial(packed_examples.PackedExampleBuilder,
-                           config.data.seq_len, tokenizer.eot_id)
+                           config.data.seq_len, tokenizer.eot_id,
+                           line_break_ids=tokenizer.encode('\n'))
 
 
 def causal_inputs(example: dict, example_index) -> dict:

@@ -1,0 +1,179 @@
+"""A trained causal LM opened from its pretraining workdir, and text in, text
+out.
+
+`open_causal_lm` is the one way generation (`lm_jax/generate.py`),
+perplexity and BLEU (`lm_jax/evaluate.py`) read a workdir: the checkpoint's
+config names the objective, which must be `causal_lm`; the run is rebuilt
+with `training.build` on a mesh of this machine's devices (FSDP over all of
+them, as `lm_jax/evaluate.py` does for encoders), so the sharding rules and
+the checkpointer are the training run's own, and only the parameters are
+restored. The tokenizer is the workdir's copy of the run's vocabulary,
+checked against the checkpoint's vocabulary id.
+
+`continue_prompts` turns prompts (text) into generated text with
+`lm_jax.generation`; `generate_text` opens a workdir and returns each prompt
+followed by its continuation.
+"""
+import dataclasses
+import json
+import math
+from typing import Any, Iterator
+
+import jax
+import ml_collections
+
+from data_pipelines import sources, tokenizers, vocabulary
+from lm_jax import generation, sharding, training
+from lm_jax.checkpointing import open_workdir, vocabulary_path
+from lm_jax.errors import InputError
+from lm_jax.models.model_config import TransformerConfig, from_model_config
+from lm_jax.objectives import get_objective
+
+CAUSAL_OBJECTIVE = 'causal_lm'
+# Prompts generated together: one cache of this many rows at a time.
+GENERATE_BATCH = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainedLM:
+  """A causal LM restored from a workdir's latest checkpoint."""
+  workdir: str
+  step: int
+  config: ml_collections.ConfigDict  # the run's, its mesh this machine's
+  body: TransformerConfig  # the decoder's shape; max_positions its context
+  params: Any  # CausalLM parameters, laid out over `mesh`
+  tokenizer: tokenizers.Tokenizer
+  mesh: jax.sharding.Mesh
+  rules: tuple  # logical axis -> mesh axis
+
+  @property
+  def batch_shards(self) -> int:
+    """How many ways a batch splits over the mesh: a batch size must be a
+    multiple of it."""
+    return math.prod(self.mesh.shape[a] for a in sharding.BATCH_AXES)
+
+
+def open_causal_lm(workdir: str, log=lambda line: None) -> TrainedLM:
+  """The causal LM of `workdir`'s latest checkpoint.
+
+  Raises InputError (one line) when the workdir is missing or holds no
+  checkpoint, when it holds another objective's model (an encoder), or when
+  its vocabulary is not the one the checkpoint was trained with.
+  """
+  if not workdir:
+    raise InputError('set --workdir=WORKDIR of a causal LM pretraining run')
+  checkpointer, step, meta = open_workdir(workdir)
+  try:
+    config = ml_collections.ConfigDict(meta['config'])
+    name = config.objective.name
+    if name != CAUSAL_OBJECTIVE:
+      article = 'an' if name[0] in 'aeiou' else 'a'
+      raise InputError(f'{workdir} holds {article} {name} model (an encoder); '
+                       'generation needs a causal LM (configs/gpt1.py, '
+                       'configs/gpt2_*.py)')
+    config.data.vocab_path = vocabulary_path(workdir, meta)
+    tokenizer, vocab_id, _ = vocabulary.load_or_build_tokenizer(
+        config.data, jax.process_count(), log=log)
+    if vocab_id != meta['vocab_id']:
+      raise InputError(f'{config.data.vocab_path} is not the vocabulary the '
+                       'checkpoint was trained with')
+    # Whatever devices are here: parameters over all of them, FSDP.
+    config.mesh.data, config.mesh.fsdp, config.mesh.tensor = 1, -1, 1
+    mesh = sharding.make_mesh(config.mesh)
+    rules = sharding.rules(config.mesh)
+    with sharding.use(mesh, rules):
+      run_parts = training.build(config, get_objective(name),
+                                 tokenizer.vocab_size, mesh, rules)
+      params = checkpointer.restore_params(
+          step, run_parts.restore_target().params)
+  finally:
+    checkpointer.close()
+  return TrainedLM(workdir=workdir, step=step, config=config,
+                   body=from_model_config(config.model, tokenizer.vocab_size),
+                   params=params, tokenizer=tokenizer, mesh=mesh, rules=rules)
+
+
+def continue_prompts(lm: TrainedLM, prompts: list[str],
+                     settings: generation.Settings,
+                     batch_size: int = GENERATE_BATCH) -> list[str]:
+  """The text generated after each prompt (the prompt not included).
+
+  Prompts are generated `batch_size` at a time, in order; a row's tokens do
+  not depend on the others of its batch (left padding is masked), so greedy
+  output does not depend on `batch_size`. Raises InputError for unusable
+  settings, an empty prompt, or (without settings.truncate) a prompt that
+  leaves no room for settings.max_new_tokens in the model's context; prompt
+  i counts `prompts` from 0.
+  """
+  settings.check()
+  if not prompts:
+    return []
+  ids = [lm.tokenizer.encode(prompt) for prompt in prompts]
+  # Every prompt checked before anything runs, numbered in `prompts`.
+  generation.left_pad(ids, settings, lm.body.max_positions,
+                      lm.tokenizer.pad_id)
+  texts = []
+  for start in range(0, len(ids), batch_size):
+    new_ids = generation.generate(
+        lm.body, lm.params, ids[start:start + batch_size], settings,
+        eot_id=lm.tokenizer.eot_id, pad_id=lm.tokenizer.pad_id)
+    texts.extend(lm.tokenizer.decode(row) for row in new_ids)
+  return texts
+
+
+def generate_text(workdir: str, prompts: list[str], **settings) -> list[str]:
+  """Each prompt followed by the text the workdir's causal LM generates
+  after it.
+
+  Args:
+    workdir: a causal LM pretraining workdir.
+    prompts: texts to continue.
+    **settings: fields of `generation.Settings` (max_new_tokens,
+      temperature, top_k, top_p, seed, truncate).
+  """
+  settings = generation.Settings(**settings)
+  settings.check()  # before the model is built
+  lm = open_causal_lm(workdir)
+  return [prompt + text for prompt, text in
+          zip(prompts, continue_prompts(lm, prompts, settings))]
+
+
+def jsonl_objects(patterns: str, what: str) -> Iterator[tuple[str, dict]]:
+  """(where, object) for each non-blank line of the files `patterns` names
+  (comma-separated globs; `what` names the flag), where = 'FILE line N'.
+
+  Raises InputError naming file and line for a line that is not a JSON
+  object.
+  """
+  for path in sources.list_files(patterns, what):
+    for number, line in enumerate(sources.read_lines(path), 1):
+      if not line.strip():
+        continue
+      where = f'{path} line {number}'
+      try:
+        value = json.loads(line)
+      except json.JSONDecodeError as e:
+        raise InputError(f'{where}: not JSON ({e.msg} at column {e.colno})'
+                         ) from None
+      if not isinstance(value, dict):
+        raise InputError(f'{where}: expected a JSON object, got '
+                         f'{type(value).__name__}')
+      yield where, value
+
+
+def prompt_of(value: dict, where: str) -> str:
+  """The non-empty "prompt" string of a JSON line, or InputError naming it."""
+  prompt = value.get('prompt')
+  if not isinstance(prompt, str) or not prompt:
+    raise InputError(f'{where}: expected a non-empty "prompt" string')
+  return prompt
+
+
+def read_prompts(patterns: str, what: str = '--prompts_file') -> list[str]:
+  """The prompts of JSON-lines files: one {"prompt": "..."} object a line
+  (other keys ignored, blank lines skipped)."""
+  prompts = [prompt_of(value, where)
+             for where, value in jsonl_objects(patterns, what)]
+  if not prompts:
+    raise InputError(f'{what} {patterns} holds no prompts')
+  return prompts
