@@ -17,10 +17,10 @@ import os
 import random
 from typing import Iterable, Iterator, Sequence
 
-from data_pipelines.sources import (DecodeReport, check_decode_errors,
-                                    read_lines)
+from data_pipelines.sources import DecodeReport
 # The SentencePiece trainer's helpers, so both write their files alike.
-from data_pipelines.spm_training import _describe, _write_atomically
+from data_pipelines.spm_training import (corpus_lines, describe_files,
+                                         write_atomically)
 from data_pipelines.tokenizers import EOT_TOKEN, byte_level_bpe_json, gfile
 from lm_jax.errors import InputError
 
@@ -65,15 +65,8 @@ def train_bpe(files: Sequence[str],
     InputError: missing or unreadable inputs, no text, or bad arguments.
   """
   _check_arguments(output_path, vocab_size, max_sentences)
-  check_decode_errors(decode_errors)
-  if not files:
-    raise InputError(f'no input files given for {output_path}')
-  missing = [p for p in files if not gfile().exists(p)]
-  if missing:
-    raise InputError(f'input file(s) not found: {_describe(missing)}')
-  lines = (line for path in files
-           for line in read_lines(path, decode_errors, report))
-  return _train(lines, _describe(files), output_path, vocab_size,
+  lines = corpus_lines(files, output_path, decode_errors, report)
+  return _train(lines, describe_files(files), output_path, vocab_size,
                 max_sentences, seed)
 
 
@@ -169,5 +162,5 @@ def _train(lines: Iterable[str], source: str, output_path: str,
   directory = os.path.dirname(output_path)
   if directory:
     gfile().makedirs(directory)
-  _write_atomically(output_path, text.encode('utf-8'))
+  write_atomically(output_path, text.encode('utf-8'))
   return output_path

@@ -25,17 +25,25 @@ _MAX_LINE_BYTES = 1 << 14
 _LAST_SPACE = re.compile(rb'.*[ \t\v\f]', re.DOTALL)
 
 
-def _describe(paths: Sequence[str]) -> str:
+def describe_files(paths: Sequence[str]) -> str:
   """Names a few paths, so messages stay one short line for huge globs."""
   shown = ', '.join(paths[:3])
   return shown if len(paths) <= 3 else f'{shown} and {len(paths) - 3} more'
 
 
-def _read_lines(paths: Sequence[str], errors: str,
-                report: DecodeReport | None) -> Iterator[str]:
-  """Yields the lines of each text file (gzipped if `.gz`)."""
-  for path in paths:
-    yield from read_lines(path, errors, report)
+def corpus_lines(files: Sequence[str], output_path: str, decode_errors: str,
+                 report: DecodeReport | None) -> Iterator[str]:
+  """The lines of text files (gzipped if `.gz`) a vocabulary is trained on,
+  once the files are checked: InputError for a bad `decode_errors`, no
+  files, or missing ones."""
+  check_decode_errors(decode_errors)
+  if not files:
+    raise InputError(f'no input files given for {output_path}')
+  missing = [p for p in files if not gfile().exists(p)]
+  if missing:
+    raise InputError(f'input file(s) not found: {describe_files(missing)}')
+  return (line for path in files
+          for line in read_lines(path, decode_errors, report))
 
 
 def _split_long_line(line: str, limit: int = _MAX_LINE_BYTES) -> Iterator[str]:
@@ -93,7 +101,7 @@ class _BytesSink:
     self.data = data
 
 
-def _write_atomically(path: str, data: bytes) -> None:
+def write_atomically(path: str, data: bytes) -> None:
   """Writes to a temporary name beside `path`, then renames it into place.
 
   A reader therefore sees either the old file or the complete new one, never
@@ -153,14 +161,8 @@ def train_sentencepiece(input_files: Sequence[str],
     InputError: missing or unreadable inputs, no text, or bad arguments.
   """
   _check_arguments(output_path, vocab_size, model_type)
-  check_decode_errors(decode_errors)
-  if not input_files:
-    raise InputError(f'no input files given for {output_path}')
-  missing = [p for p in input_files if not gfile().exists(p)]
-  if missing:
-    raise InputError(f'input file(s) not found: {_describe(missing)}')
-  return _train(_read_lines(input_files, decode_errors, report),
-                _describe(input_files), output_path, vocab_size, model_type,
+  lines = corpus_lines(input_files, output_path, decode_errors, report)
+  return _train(lines, describe_files(input_files), output_path, vocab_size, model_type,
                 max_sentences, seed)
 
 
@@ -244,6 +246,6 @@ def _train(lines: Iterable[str], source: str, output_path: str,
     gfile().makedirs(directory)
   # The model goes last: once it exists, its .vocab is complete too.
   vocab_path = output_path[:-len('.model')] + '.vocab'
-  _write_atomically(vocab_path, _vocab_text(sink.data).encode('utf-8'))
-  _write_atomically(output_path, sink.data)
+  write_atomically(vocab_path, _vocab_text(sink.data).encode('utf-8'))
+  write_atomically(output_path, sink.data)
   return output_path

@@ -12,7 +12,7 @@ import os
 from data_pipelines import cache, tf_cpu
 from data_pipelines.bpe_training import train_bpe, train_bpe_on_lines
 from data_pipelines.sources import DecodeReport, list_files, tfds_documents
-from data_pipelines.spm_training import (MAX_SENTENCES, _write_atomically,
+from data_pipelines.spm_training import (MAX_SENTENCES, write_atomically,
                                          train_sentencepiece,
                                          train_sentencepiece_on_lines)
 from data_pipelines.tokenizers import (ByteLevelBPETokenizer, Tokenizer,
@@ -99,7 +99,7 @@ def _bpe_vocabulary(vocab_path: str, cache_dir: str,
   if not os.path.exists(path):
     log(f'Converting {" and ".join(tokenizer.files)} into {path}')
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    _write_atomically(path, tokenizer.tokenizer_json.encode('utf-8'))
+    write_atomically(path, tokenizer.tokenizer_json.encode('utf-8'))
   return ByteLevelBPETokenizer(path), path
 
 

@@ -113,14 +113,14 @@ def test_same_seed_same_model(corpus, model_path, tmp_path):
 def test_model_appears_only_when_complete(corpus, tmp_path, monkeypatch):
   out = tmp_path / 'spm.model'
   seen_during_training = []
-  read_lines = spm_training._read_lines
+  read_lines = spm_training.read_lines
 
   def spying_read_lines(*args):
     for line in read_lines(*args):
       seen_during_training.append(sorted(os.listdir(tmp_path)))
       yield line
 
-  monkeypatch.setattr(spm_training, '_read_lines', spying_read_lines)
+  monkeypatch.setattr(spm_training, 'read_lines', spying_read_lines)
   spm_training.train_sentencepiece(corpus, str(out), 300)
   assert seen_during_training and not any(seen_during_training)
   assert sorted(os.listdir(tmp_path)) == ['spm.model', 'spm.vocab']
@@ -176,7 +176,8 @@ def test_decode_errors(corpus, tmp_path, errors, lines):
       decode_errors=errors, report=report)
   assert tokenizers.SentencePieceTokenizer(out).mask_id == 4
   assert report.bad_lines == 1 and f'{bad}:2' in report.summary()
-  assert list(spm_training._read_lines([str(bad)], errors, None)) == lines
+  assert list(spm_training.corpus_lines([str(bad)], 'm.model', errors,
+                                       None)) == lines
 
 
 def test_unknown_decode_errors_mode(corpus, tmp_path):
@@ -365,14 +366,14 @@ def test_bpe_sample_is_uniform_and_bounded():
 def test_bpe_file_appears_only_when_complete(corpus, tmp_path, monkeypatch):
   out = tmp_path / 'tokenizer.json'
   seen_during_training = []
-  read_lines = bpe_training.read_lines
+  read_lines = spm_training.read_lines  # corpus_lines reads for both
 
   def spying_read_lines(*args):
     for line in read_lines(*args):
       seen_during_training.append(sorted(os.listdir(tmp_path)))
       yield line
 
-  monkeypatch.setattr(bpe_training, 'read_lines', spying_read_lines)
+  monkeypatch.setattr(spm_training, 'read_lines', spying_read_lines)
   bpe_training.train_bpe(corpus, str(out), 300)
   assert seen_during_training and not any(seen_during_training)
   assert sorted(os.listdir(tmp_path)) == ['tokenizer.json']
