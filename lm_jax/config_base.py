@@ -101,6 +101,7 @@ def pretraining_config() -> ml_collections.ConfigDict:
   c.model.scale_residual_init = False  # GPT-2: output projections init_std/sqrt(2L)
   c.model.attention_impl = 'plain'  # 'xla' | 'cudnn': jax.nn.dot_product_attention
   #   (cuDNN flash attention on GPU) wherever no attention dropout is drawn
+  c.model.head_dim = 0  # 0: hidden_size / num_heads
 
   c.data = ml_collections.ConfigDict()
   c.data.source = 'corpus'  # or 'synthetic': random ids, no TensorFlow needed
@@ -277,7 +278,7 @@ def check(config) -> None:
                     f'model.max_positions={config.model.max_positions}]')
   if not 0 < config.objective.mask_prob < 1:
     problems.append(f'objective.mask_prob must be in (0, 1), got {config.objective.mask_prob}')
-  if config.model.hidden_size % config.model.num_heads:
+  if not config.model.head_dim and config.model.hidden_size % config.model.num_heads:
     problems.append(f'model.hidden_size {config.model.hidden_size} is not '
                     f'divisible by model.num_heads {config.model.num_heads}')
   for key in ('compute_dtype', 'param_dtype'):

@@ -106,6 +106,7 @@ def test_a_checkpoint_from_before_the_decoder_fields_resumes(micro_config):
   keys resumes: missing keys are their defaults. A changed one is refused."""
   saved = {'config': json.loads(micro_config.to_json()), 'vocab_id': 'v'}
   for key in ('causal', 'norm_position', 'embedding_norm', 'attention_impl',
+              'head_dim',
               'init_distribution', 'position_init_std', 'scale_residual_init'):
     del saved['config']['model'][key]
   current = {'config': json.loads(micro_config.to_json()), 'vocab_id': 'v'}

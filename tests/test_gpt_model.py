@@ -44,10 +44,13 @@ def test_published_parameter_counts(name, expected):
   assert count(abstract_params(model_of(name))) == expected
 
 
-def gpt3_count(layers, hidden, vocab=50257, context=2048) -> int:
-  """By hand: per layer Q, K, V, output (4H^2 + 4H), FFN (8H^2 + 5H), two
-  LayerNorms (4H); word and position tables; the final LayerNorm."""
-  layer = 4 * hidden**2 + 4 * hidden + 8 * hidden**2 + 5 * hidden + 4 * hidden
+def gpt3_count(layers, hidden, heads, vocab=50257, context=2048) -> int:
+  """By hand: per layer Q, K, V, output (4 H A + 3 A + H, A the heads'
+  width), FFN (8 H^2 + 5 H), two LayerNorms (4 H); word and position tables;
+  the final LayerNorm."""
+  inner = heads * 128 if hidden % heads else hidden
+  attention = 4 * hidden * inner + 3 * inner + hidden
+  layer = attention + 8 * hidden**2 + 5 * hidden + 4 * hidden
   return layers * layer + (vocab + context) * hidden + 2 * hidden
 
 
@@ -55,10 +58,10 @@ def test_gpt3_family_plans_on_cpu_with_the_papers_counts():
   spec = importlib.util.spec_from_file_location('gpt3', f'{REPO}/configs/gpt3.py')
   gpt3 = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(gpt3)
-  for variant, (layers, hidden, _, batch, _, paper) in gpt3.SIZES.items():
+  for variant, (layers, hidden, heads, batch, _, paper) in gpt3.SIZES.items():
     config = gpt3.get_config(variant)
     figures = plan.plan(config)
-    assert figures['params'] == gpt3_count(layers, hidden), variant
+    assert figures['params'] == gpt3_count(layers, hidden, heads), variant
     # The paper's column is rounded; the table's shapes give these counts.
     assert abs(figures['params'] / paper - 1) < 0.02, variant
     assert config.data.batch_size == batch and config.data.seq_len == 2048
@@ -170,3 +173,17 @@ def test_fresh_model_loss_is_about_ln_vocab():
   loss, metrics = causal_lm.loss(model, params, batch, None, config.objective)
   assert abs(float(loss) - np.log(2000)) < 0.1
   assert metrics['perplexity'] == pytest.approx(np.exp(float(loss)), rel=1e-5)
+
+
+def test_heads_wider_than_the_model_divides():
+  """head_dim apart from hidden / heads (GPT-3 13B: 40 x 128 in 5140)."""
+  model = model_of('gpt2_small', 'tiny', vocab_size=50, hidden_size=60,
+                   num_heads=4, head_dim=16, intermediate_size=240,
+                   embedding_size=60)
+  ids = jnp.arange(10)[None] % 50
+  params = nn.unbox(model.init(jax.random.key(0), ids,
+                               jnp.ones_like(ids))['params'])
+  attention = params['decoder']['layers']['attention']
+  assert attention['query']['kernel'].shape == (2, 60, 4, 16)
+  assert attention['output']['kernel'].shape == (2, 4, 16, 60)
+  assert model.apply({'params': params}, ids, jnp.ones_like(ids)).shape == (1, 10, 50)

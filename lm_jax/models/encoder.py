@@ -37,7 +37,7 @@ class _HeadsProjection(nn.Module):
   @nn.compact
   def __call__(self, x):
     cfg = self.config
-    heads, head_dim = cfg.num_heads, cfg.hidden_size // cfg.num_heads
+    heads, head_dim = cfg.num_heads, cfg.attention_head_dim
     if self.to_heads:
       shape, names = (cfg.hidden_size, heads, head_dim), ('embed', 'heads', 'kv')
       bias_shape, bias_names = (heads, head_dim), ('heads', 'kv')
@@ -93,7 +93,7 @@ class SelfAttention(nn.Module):
   @nn.compact
   def __call__(self, x_BxLxH, allowed_Bx1xQxK, cache_index=None):
     cfg = self.config
-    head_dim = cfg.hidden_size // cfg.num_heads
+    head_dim = cfg.attention_head_dim
     q_BxLxNxD = _HeadsProjection(cfg, name='query')(x_BxLxH)
     k_BxKxNxD = _HeadsProjection(cfg, name='key')(x_BxLxH)
     v_BxKxNxD = _HeadsProjection(cfg, name='value')(x_BxLxH)

@@ -53,9 +53,12 @@ class TransformerConfig:
   # init_std / sqrt(2 * num_layers).
   scale_residual_init: bool = False
   attention_impl: str = 'plain'  # see ATTENTION_IMPLS
+  # Width of each attention head; 0: hidden_size / num_heads. GPT-3 13B has
+  # 40 heads of 128 in a width of 5140.
+  head_dim: int = 0
 
   def __post_init__(self):
-    if self.hidden_size % self.num_heads:
+    if not self.head_dim and self.hidden_size % self.num_heads:
       raise ValueError(f'hidden_size {self.hidden_size} is not divisible by '
                        f'num_heads {self.num_heads}')
     if self.share_layers not in SHARING:
@@ -71,6 +74,10 @@ class TransformerConfig:
         and not 0 < self.num_layer_groups <= self.num_layers):
       raise ValueError(f'num_layer_groups {self.num_layer_groups} must be in '
                        f'[1, num_layers={self.num_layers}]')
+
+  @property
+  def attention_head_dim(self) -> int:
+    return self.head_dim or self.hidden_size // self.num_heads
 
   @property
   def dtype(self):
