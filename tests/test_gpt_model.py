@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, load_named_config
-from lm_jax import plan
+from lm_jax import planning
 from lm_jax.models.gpt import CausalLM
 from lm_jax.models.model_config import from_model_config
 
@@ -60,14 +60,14 @@ def test_gpt3_family_plans_on_cpu_with_the_papers_counts():
   spec.loader.exec_module(gpt3)
   for variant, (layers, hidden, heads, batch, _, paper) in gpt3.SIZES.items():
     config = gpt3.get_config(variant)
-    figures = plan.plan(config)
+    figures = planning.plan(config)
     assert figures['params'] == gpt3_count(layers, hidden, heads), variant
     # The paper's column is rounded; the table's shapes give these counts.
     assert abs(figures['params'] / paper - 1) < 0.02, variant
     assert config.data.batch_size == batch and config.data.seq_len == 2048
     # Adam's two f32 moments (and its step count).
     assert 0 <= figures['optimizer_bytes'] - 2 * figures['param_bytes'] < 64
-  assert plan.plan(gpt3.get_config('175B'))['params'] == 174_604_259_328
+  assert planning.plan(gpt3.get_config('175B'))['params'] == 174_604_259_328
 
 
 @pytest.fixture(scope='module', params=['gpt1', 'gpt2_small'])
