@@ -159,6 +159,8 @@ def generate(config: TransformerConfig, params, prompts: list[list[int]],
   """
   settings.check()
   ids_BxP, mask_BxP = left_pad(prompts, settings, config.max_positions, pad_id)
+  # Rematerialisation saves training memory; decoding keeps no activations.
+  config = dataclasses.replace(config, remat='none')
   out_BxN = np.asarray(_generate(
       params, ids_BxP, mask_BxP, jax.random.key(settings.seed), config=config,
       settings=dataclasses.replace(settings, seed=0), eot_id=eot_id))

@@ -33,9 +33,9 @@ def tiny(request):
 
 @pytest.mark.parametrize('settings', [
     generation.Settings(max_new_tokens=10),
-    generation.Settings(max_new_tokens=10, temperature=1.0, top_k=20, seed=3),
-    generation.Settings(max_new_tokens=10, temperature=0.7, top_p=0.8, seed=4),
-], ids=['greedy', 'top_k', 'top_p'])
+    generation.Settings(max_new_tokens=10, temperature=0.7, top_k=20,
+                        top_p=0.8, seed=4),
+], ids=['greedy', 'sampled'])
 def test_cached_decoding_equals_full_recomputation(tiny, settings):
   config, params = tiny
   kwargs = dict(eot_id=EOT, pad_id=0)

@@ -92,11 +92,9 @@ def test_the_loss_adds_half_the_lm_loss():
 
 
 @pytest.mark.slow
-def test_gpt1_fine_tunes_on_glue_and_piqa(gpt1, tmp_path):
-  results = run(finetune_config('glue', task='rte', init_checkpoint=gpt1,
-                                data_dir=os.path.join(DATA, 'glue', 'RTE')),
-                tmp_path / 'rte')
-  assert 0 <= results['accuracy'] <= 1
+def test_gpt1_fine_tunes_on_piqa(gpt1, tmp_path):
+  """The runner end to end with a causal body (GLUE's rows are checked
+  above; SST-2 to above the majority class is in docs)."""
   results = run(finetune_config('multiple_choice', task='piqa',
                                 init_checkpoint=gpt1,
                                 data_dir=os.path.join(DATA, 'piqa')),
