@@ -34,14 +34,11 @@ def get_config(variant: str = ''):
   c.data.vocab_size = 40478
   c.data.seq_len = 512
   c.data.batch_size = 64
+  # Cosine after 2,000 warmup steps, Adam eps 1e-8 with bias correction: as
+  # GPT-2's recipe; the rest is GPT-1's own.
   c.optim.learning_rate = 2.5e-4
-  c.optim.schedule = 'cosine'
   c.optim.min_lr_fraction = 0.0
-  c.optim.warmup = 'replace'
-  c.optim.warmup_steps = 2000
   c.optim.b2 = 0.999
-  c.optim.eps = 1e-8
-  c.optim.bias_correction = True
   c.optim.weight_decay = 0.01
   c.train.num_steps = 1_000_000
   if variant == 'tiny':

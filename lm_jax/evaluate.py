@@ -33,17 +33,16 @@ import json
 import os
 
 import jax
-import ml_collections
 from absl import app, flags, logging
 
-from data_pipelines import inputs, vocabulary
+from data_pipelines import inputs
 from data_pipelines.tasks import files
-from lm_jax import bleu, evaluation, perplexity, sharding, training
-from lm_jax.checkpointing import RESULTS, open_workdir, vocabulary_path
+from lm_jax import bleu, evaluation, perplexity, sharding
+from lm_jax.checkpointing import RESULTS
 from lm_jax.cli import fail, parse_flags
 from lm_jax.errors import InputError
 from lm_jax.objectives import get_objective
-from lm_jax.trained_lm import CAUSAL_OBJECTIVE, open_causal_lm
+from lm_jax.trained_lm import CAUSAL_OBJECTIVE, TrainedLM, open_trained
 
 BLEU_PREDICTIONS = 'bleu_predictions.jsonl'
 
@@ -82,34 +81,29 @@ def evaluate(workdir: str, data: str, *, task: str = 'lm',
   """Evaluates the workdir's latest checkpoint on `data`; returns the
   figures and writes them to WORKDIR/eval_results.json (see the module
   docstring for what each objective and task reports)."""
-  checkpointer, step, meta = open_workdir(workdir)
-  name = meta['config']['objective']['name']
+  lm = open_trained(workdir, print_fn,
+                    CAUSAL_OBJECTIVE if task == 'bleu' else None)
+  step, name = lm.step, lm.config.objective.name
   causal = name == CAUSAL_OBJECTIVE
   if causal and max_batches:
-    checkpointer.close()
     raise InputError('--max_batches applies to masked-LM evaluation; a '
                      'causal LM scores every token of --data')
   if not causal and (context or stride):
-    checkpointer.close()
     raise InputError(f'--context and --stride apply to causal LMs; the '
                      f'model of {workdir} is {name}')
-  if task == 'lm' and not causal:
-    results, count = _masked_lm(workdir, data, checkpointer, step, meta,
-                                batch_size, max_batches, print_fn)
+  if not causal:
+    results, count = _masked_lm(lm, data, batch_size, max_batches, print_fn)
+  elif task == 'bleu':
+    results, rows = bleu.evaluate(lm, data, max_new_tokens=max_new_tokens,
+                                  truncate=truncate, batch_size=batch_size)
+    count = f'{results["examples"]:,} prompts'
+    if jax.process_index() == 0:
+      files.write_text(os.path.join(workdir, BLEU_PREDICTIONS), ''.join(
+          json.dumps(row, ensure_ascii=False) + '\n' for row in rows))
   else:
-    checkpointer.close()
-    lm = open_causal_lm(workdir, log=print_fn)  # refuses an encoder
-    if task == 'bleu':
-      results, rows = bleu.evaluate(lm, data, max_new_tokens=max_new_tokens,
-                                    truncate=truncate, batch_size=batch_size)
-      count = f'{results["examples"]:,} prompts'
-      if jax.process_index() == 0:
-        files.write_text(os.path.join(workdir, BLEU_PREDICTIONS), ''.join(
-            json.dumps(row, ensure_ascii=False) + '\n' for row in rows))
-    else:
-      results = perplexity.evaluate(lm, data, context=context, stride=stride,
-                                    batch_size=batch_size, log=print_fn)
-      count = f'{results["tokens"]:,} tokens'
+    results = perplexity.evaluate(lm, data, context=context, stride=stride,
+                                  batch_size=batch_size, log=print_fn)
+    count = f'{results["tokens"]:,} tokens'
   print_fn(f'Evaluated step {step} on {count}:')
   for key, value in results.items():
     print_fn(f'  {key}: {value:.6g}' if isinstance(value, float)
@@ -119,41 +113,21 @@ def evaluate(workdir: str, data: str, *, task: str = 'lm',
   return results
 
 
-def _masked_lm(workdir, data, checkpointer, step, meta, batch_size,
-               max_batches, print_fn) -> tuple[dict, str]:
-  """An encoder's figures on fixed masks, and what they count; closes the
-  checkpointer."""
-  try:
-    config = ml_collections.ConfigDict(meta['config'])
-    config.data.vocab_path = vocabulary_path(workdir, meta)
-    config.data.eval_batches = max_batches
-    if batch_size:
-      config.data.batch_size = batch_size
-    # Whatever devices are here: the batch over all of them, FSDP.
-    config.mesh.data, config.mesh.fsdp, config.mesh.tensor = 1, -1, 1
-    objective = get_objective(config.objective.name)
-    num_hosts, host = jax.process_count(), jax.process_index()
-    mesh = sharding.make_mesh(config.mesh)
-    sharding.check_batch(config.data.batch_size, mesh, num_hosts)
-    rules = sharding.rules(config.mesh)
-
-    tokenizer, vocab_id, _ = vocabulary.load_or_build_tokenizer(
-        config.data, num_hosts, log=print_fn)
-    if vocab_id != meta['vocab_id']:
-      raise InputError(f'{config.data.vocab_path} is not the vocabulary the '
-                       'checkpoint was trained with')
-    num_examples, batches = inputs.eval_input(
-        config, objective, tokenizer, vocab_id, data, host, num_hosts,
-        log=print_fn)
-    with sharding.use(mesh, rules):
-      run_parts = training.build(config, objective, tokenizer.vocab_size, mesh,
-                                 rules)
-      params = checkpointer.restore_params(
-          step, run_parts.restore_target().params)
-      results = evaluation.run(run_parts, params, batches)
-  finally:
-    checkpointer.close()
-  return ({'step': step, 'examples': num_examples, **results},
+def _masked_lm(lm: TrainedLM, data, batch_size, max_batches, print_fn
+               ) -> tuple[dict, str]:
+  """An encoder's figures on fixed masks, and what they count."""
+  config = lm.config
+  config.data.eval_batches = max_batches
+  if batch_size:
+    config.data.batch_size = batch_size
+  num_hosts, host = jax.process_count(), jax.process_index()
+  sharding.check_batch(config.data.batch_size, lm.mesh, num_hosts)
+  num_examples, batches = inputs.eval_input(
+      config, get_objective(config.objective.name), lm.tokenizer, lm.vocab_id,
+      data, host, num_hosts, log=print_fn)
+  with sharding.use(lm.mesh, lm.rules):
+    results = evaluation.run(lm.run_parts, lm.params, batches)
+  return ({'step': lm.step, 'examples': num_examples, **results},
           f'{num_examples:,} examples')
 
 

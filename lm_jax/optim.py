@@ -28,7 +28,7 @@ def learning_rate_schedule(optim_cfg, num_steps: int) -> optax.Schedule:
     raise InputError(f'unknown optim.warmup {optim_cfg.warmup!r}; use '
                      'multiply or replace')
   replace = optim_cfg.warmup == 'replace'
-  floor = optim_cfg.get('min_lr_fraction', 0.0)
+  floor = optim_cfg.min_lr_fraction
 
   def schedule(step):
     t = jnp.asarray(step, jnp.float32)

@@ -38,6 +38,7 @@ from typing import Iterator
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from data_pipelines import sources
 from lm_jax import sharding
@@ -112,9 +113,8 @@ def _nll_sums(params, batch: dict, *, config: TransformerConfig):
   model = CausalLM(config, deterministic=True)
   logits_BxCxV = model.apply({'params': params}, batch['input_ids'],
                              batch['input_mask'])
-  target_BxC = jnp.take_along_axis(logits_BxCxV, batch['targets'][..., None],
-                                   axis=-1)[..., 0]
-  nll_BxC = jax.nn.logsumexp(logits_BxCxV, axis=-1) - target_BxC
+  nll_BxC = optax.softmax_cross_entropy_with_integer_labels(logits_BxCxV,
+                                                            batch['targets'])
   weights_BxC = batch['weights']
   # `where`, not a product: a padding row (no key at all) must not turn the
   # sum into NaN, whatever the attention kernel makes of it.

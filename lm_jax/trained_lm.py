@@ -1,9 +1,10 @@
-"""A trained causal LM opened from its pretraining workdir, and text in, text
-out.
+"""A trained model opened from its pretraining workdir, and, for causal LMs,
+text in, text out.
 
-`open_causal_lm` is the one way generation (`lm_jax/generate.py`),
-perplexity and BLEU (`lm_jax/evaluate.py`) read a workdir: the checkpoint's
-config names the objective, which must be `causal_lm`; the run is rebuilt
+`open_trained` is the one way evaluation (`lm_jax/evaluate.py`: held-out
+masked-LM figures, perplexity, BLEU) and generation (`lm_jax/generate.py`)
+read a workdir; `open_causal_lm` also requires the checkpoint's objective
+to be `causal_lm`. The run is rebuilt
 with `training.build` on a mesh of this machine's devices (FSDP over all of
 them, as `lm_jax/evaluate.py` does for encoders), so the sharding rules and
 the checkpointer are the training run's own, and only the parameters are
@@ -36,15 +37,17 @@ GENERATE_BATCH = 32
 
 @dataclasses.dataclass(frozen=True)
 class TrainedLM:
-  """A causal LM restored from a workdir's latest checkpoint."""
+  """A model restored from a workdir's latest checkpoint."""
   workdir: str
   step: int
   config: ml_collections.ConfigDict  # the run's, its mesh this machine's
-  body: TransformerConfig  # the decoder's shape; max_positions its context
-  params: Any  # CausalLM parameters, laid out over `mesh`
+  body: TransformerConfig  # the model's shape; max_positions its context
+  params: Any  # parameters, laid out over `mesh`
   tokenizer: tokenizers.Tokenizer
+  vocab_id: str
   mesh: jax.sharding.Mesh
   rules: tuple  # logical axis -> mesh axis
+  run_parts: training.Training  # the run's model and jitted evaluation
 
   @property
   def batch_shards(self) -> int:
@@ -53,20 +56,22 @@ class TrainedLM:
     return math.prod(self.mesh.shape[a] for a in sharding.BATCH_AXES)
 
 
-def open_causal_lm(workdir: str, log=lambda line: None) -> TrainedLM:
-  """The causal LM of `workdir`'s latest checkpoint.
+def open_trained(workdir: str, log=lambda line: None,
+                 objective: str | None = None) -> TrainedLM:
+  """The model of `workdir`'s latest checkpoint, whatever its objective (or
+  only `objective`'s: another is refused before anything is built).
 
   Raises InputError (one line) when the workdir is missing or holds no
-  checkpoint, when it holds another objective's model (an encoder), or when
-  its vocabulary is not the one the checkpoint was trained with.
+  checkpoint, holds another objective's model, or when its vocabulary is not
+  the one the checkpoint was trained with.
   """
   if not workdir:
-    raise InputError('set --workdir=WORKDIR of a causal LM pretraining run')
+    raise InputError('set --workdir=WORKDIR of a pretraining run')
   checkpointer, step, meta = open_workdir(workdir)
   try:
     config = ml_collections.ConfigDict(meta['config'])
     name = config.objective.name
-    if name != CAUSAL_OBJECTIVE:
+    if objective is not None and name != objective:
       article = 'an' if name[0] in 'aeiou' else 'a'
       raise InputError(f'{workdir} holds {article} {name} model (an encoder); '
                        'generation needs a causal LM (configs/gpt1.py, '
@@ -90,7 +95,16 @@ def open_causal_lm(workdir: str, log=lambda line: None) -> TrainedLM:
     checkpointer.close()
   return TrainedLM(workdir=workdir, step=step, config=config,
                    body=from_model_config(config.model, tokenizer.vocab_size),
-                   params=params, tokenizer=tokenizer, mesh=mesh, rules=rules)
+                   params=params, tokenizer=tokenizer, vocab_id=vocab_id,
+                   mesh=mesh, rules=rules, run_parts=run_parts)
+
+
+def open_causal_lm(workdir: str, log=lambda line: None) -> TrainedLM:
+  """The causal LM of `workdir`'s latest checkpoint; an encoder's workdir
+  is refused in one line."""
+  if not workdir:
+    raise InputError('set --workdir=WORKDIR of a causal LM pretraining run')
+  return open_trained(workdir, log, CAUSAL_OBJECTIVE)
 
 
 def continue_prompts(lm: TrainedLM, prompts: list[str],

@@ -14,7 +14,8 @@ def optim_cfg(**overrides):
   c = dict(learning_rate=1.0, schedule='linear', warmup_steps=10,
            decay_power=1.0, b1=0.9, b2=0.999, eps=1e-6, bias_correction=False,
            weight_decay=0.0, clip_norm=0.0, warmup='multiply',
-           decay_all_params=False, trust_ratio=False, layer_decay=1.0)
+           decay_all_params=False, trust_ratio=False, layer_decay=1.0,
+           min_lr_fraction=0.0)
   c.update(overrides)
   return ml_collections.ConfigDict(c)
 
@@ -156,3 +157,12 @@ def test_layer_decay_of_shared_albert_groups():
   assert optim.layer_depth(['encoder', 'attention_0', 'kernel'], 4, 2) == 2
   assert optim.layer_depth(['encoder', 'ffn_1', 'kernel'], 4, 2) == 4
   assert optim.layer_depth(['pooler', 'kernel'], 4, 2) == 5
+
+
+def test_decay_ends_at_min_lr_fraction():
+  """GPT-3's cosine decay to 10% of the peak."""
+  lr = optim.learning_rate_schedule(
+      optim_cfg(schedule='cosine', warmup_steps=0, min_lr_fraction=0.1), 100)
+  assert float(lr(0)) == pytest.approx(1.0)
+  assert float(lr(50)) == pytest.approx(0.55)
+  assert float(lr(100)) == pytest.approx(0.1)

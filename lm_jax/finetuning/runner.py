@@ -25,6 +25,7 @@ from lm_jax.finetuning import batches as batches_lib
 from lm_jax.finetuning import metrics as metrics_lib
 from lm_jax.finetuning import objectives, tasks
 from lm_jax.metrics import MetricLogger
+from lm_jax.models.model_config import from_model_config
 from lm_jax.objectives import get_objective
 
 BEST = 'best'  # WORKDIR/best: the parameters with the best main dev metric
@@ -75,7 +76,8 @@ def transfer_row(pretrained: Pretrained, tokenizer) -> RowTokens | None:
   """A causal LM's rows `start A delimiter B extract`, the three tokens new
   ids after its vocabulary (GPT-1, §2.7); None (BERT's [CLS]/[SEP]) for an
   encoder."""
-  if not pretrained.config.model.get('causal', False):
+  if not from_model_config(pretrained.config.model,
+                           pretrained.vocab_size).causal:
     return None
   v = pretrained.vocab_size
   return RowTokens(start=v, delimiter=v + 1, end=v + 2, pad=tokenizer.pad_id)
