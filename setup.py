@@ -29,7 +29,14 @@ setup(
         'sacrebleu>=2.3,<3',  # corpus BLEU of generated text
         'tensorboardX>=2.6,<3',
         'numpy>=1.26',
+        # Hugging Face model folders, read and written without PyTorch.
+        'safetensors>=0.4,<1',
     ],
-    # seqeval: the tests check entity scores against it.
-    extras_require={'dev': ['pytest>=8', 'seqeval>=1.2,<2']},
+    extras_require={
+        # seqeval: the tests check entity scores against it.
+        'dev': ['pytest>=8', 'seqeval>=1.2,<2'],
+        # PyTorch and transformers: the conversion parity tests, and reading
+        # pytorch_model.bin files.
+        'hf': ['torch>=2.4', 'transformers>=4.40'],
+    },
 )

@@ -29,6 +29,9 @@ SPECIAL_TOKENS = ('[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]')
 # GPT-2's one special token: it ends each document of a causal LM's stream.
 EOT_TOKEN = '<|endoftext|>'
 
+# Other names of the special tokens in SentencePiece models (ALBERT's).
+_SPM_ALIASES = {'[PAD]': '<pad>', '[UNK]': '<unk>'}
+
 # BERT maps any word longer than this to [UNK] instead of splitting it.
 _MAX_WORD_CHARS = 100
 
@@ -425,9 +428,12 @@ class SentencePieceTokenizer:
     # piece_to_id returns the unk id for unknown pieces, so check round trips.
     found = {}
     for token in SPECIAL_TOKENS:
-      i = self._sp.piece_to_id(token)
-      if self._sp.id_to_piece(i) == token:
-        found[token] = i
+      # ALBERT's models name padding and the unknown piece <pad> and <unk>.
+      for piece in (token, _SPM_ALIASES.get(token)):
+        i = self._sp.piece_to_id(piece) if piece else None
+        if i is not None and self._sp.id_to_piece(i) == piece:
+          found[token] = i
+          break
     (self.pad_id, self.unk_id, self.cls_id, self.sep_id,
      self.mask_id) = _special_ids(found, model_path, 'SentencePiece model')
     self.eot_id = self.sep_id  # [SEP] ends a text, as BERT uses it.

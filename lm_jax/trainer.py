@@ -81,9 +81,11 @@ def run(config, workdir: str, *, print_fn=_print_now) -> dict:
             'vocab_id': train_input.vocab_id,
             'vocab_size': train_input.vocab_size,
             'vocab_file': os.path.basename(train_input.vocab_path)}
-    start_step = checkpointer.latest_step() or 0
+    # A checkpoint at step 0 is a converted model (lm_jax.convert): resumed.
+    latest = checkpointer.latest_step()
+    start_step = latest or 0
     try:
-      if start_step:
+      if latest is not None:
         check_resumable(checkpointer.read_meta(start_step), meta)
         state = checkpointer.restore(start_step, run_parts.restore_target())
         log(f'Resumed from the checkpoint at step {start_step}.')

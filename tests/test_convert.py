@@ -1,0 +1,463 @@
+"""lm_jax.convert: Hugging Face folders into workdirs and back, checked
+against `transformers` PyTorch models built with random weights (no
+download): the same outputs within 1e-4 in fp32 both ways, bit-identical
+tensors after a round trip, the same greedy GPT-2 tokens, and one-line
+refusals of bad input that leave nothing behind."""
+import json
+import os
+import subprocess
+import sys
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+torch = pytest.importorskip('torch')
+transformers = pytest.importorskip('transformers')
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from safetensors.numpy import load_file, save_file
+
+from data_pipelines.tokenizers import byte_level_bpe_json
+from lm_jax import generation, trained_lm
+from lm_jax.errors import InputError
+from lm_jax.interop import converter
+from lm_jax.objectives import get_objective
+from tests.conftest import REPO
+
+TOL = 1e-4
+WORDS = (['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'the', 'un', '##want',
+          '##ed', 'runn', '##ing', ',', '.', '!', '?', 'é', '博', '推']
+         + [chr(c) for c in range(ord('a'), ord('z') + 1)]
+         + ['##' + chr(c) for c in range(ord('a'), ord('z') + 1)])
+
+
+def _bert_vocab(folder):
+  with open(os.path.join(folder, 'vocab.txt'), 'w', encoding='utf-8') as f:
+    f.write('\n'.join(WORDS) + '\n')
+
+
+def _gpt2_vocab(folder):
+  """A byte-level BPE: the 256 byte symbols, a few merges, end of text."""
+  import tokenizers as hf
+  symbols = sorted(hf.pre_tokenizers.ByteLevel.alphabet())
+  merges = [('t', 'h'), ('th', 'e'), ('Ġ', 'the'), ('i', 'n'), ('in', 'g')]
+  vocab = {s: i for i, s in enumerate(symbols)}
+  for a, b in merges:
+    vocab[a + b] = len(vocab)
+  vocab['<|endoftext|>'] = len(vocab)
+  with open(os.path.join(folder, 'tokenizer.json'), 'w',
+            encoding='utf-8') as f:
+    f.write(byte_level_bpe_json(vocab, merges))
+  return len(vocab)
+
+
+def _save(model, folder, vocab=_bert_vocab):
+  model.save_pretrained(folder)
+  vocab(folder)
+  return folder
+
+
+# Each case: (HF class, config) built with random weights.
+T = transformers
+V = len(WORDS)
+CASES = {
+    'bert': lambda: T.BertForPreTraining(T.BertConfig(
+        vocab_size=V, hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=4, intermediate_size=37)),
+    'bert_mlm_tanh': lambda: T.BertForMaskedLM(T.BertConfig(
+        vocab_size=V, hidden_size=48, num_hidden_layers=3,
+        num_attention_heads=3, intermediate_size=64, hidden_act='gelu_new',
+        max_position_embeddings=64)),
+    'albert': lambda: T.AlbertForPreTraining(T.AlbertConfig(
+        vocab_size=V, embedding_size=16, hidden_size=32, num_hidden_layers=4,
+        num_attention_heads=4, intermediate_size=37, num_hidden_groups=2)),
+    'albert_one_group': lambda: T.AlbertForPreTraining(T.AlbertConfig(
+        vocab_size=V, embedding_size=8, hidden_size=24, num_hidden_layers=3,
+        num_attention_heads=2, intermediate_size=30, hidden_dropout_prob=0.1)),
+    'distilbert': lambda: T.DistilBertForMaskedLM(T.DistilBertConfig(
+        vocab_size=V, dim=32, n_layers=2, n_heads=4, hidden_dim=37)),
+    'electra_generator': lambda: T.ElectraForMaskedLM(T.ElectraConfig(
+        vocab_size=V, embedding_size=16, hidden_size=64, num_hidden_layers=2,
+        num_attention_heads=1, intermediate_size=256)),
+}
+
+
+def _electra_pair(tmp_path, generator_hidden):
+  """An ELECTRA discriminator (E 32 < H 128) and a generator of
+  `generator_hidden` with the discriminator's embeddings, as ELECTRA shares
+  them."""
+  disc = T.ElectraForPreTraining(T.ElectraConfig(
+      vocab_size=V, embedding_size=32, hidden_size=128, num_hidden_layers=2,
+      num_attention_heads=2, intermediate_size=100))
+  gen = T.ElectraForMaskedLM(T.ElectraConfig(
+      vocab_size=V, embedding_size=32, hidden_size=generator_hidden,
+      num_hidden_layers=2, num_attention_heads=generator_hidden // 64,
+      intermediate_size=4 * generator_hidden))
+  gen.electra.embeddings.load_state_dict(disc.electra.embeddings.state_dict())
+  return (_save(disc, str(tmp_path / 'disc')),
+          _save(gen, str(tmp_path / 'gen')))
+
+
+def _inputs(vocab_size, batch=3, length=11, seed=0):
+  """Padded rows: ids, mask (the last two rows padded), segment ids."""
+  rng = np.random.default_rng(seed)
+  ids = rng.integers(5, vocab_size, (batch, length))
+  mask = np.ones((batch, length), np.int64)
+  mask[1, 7:] = 0
+  mask[2, 4:] = 0
+  segments = np.zeros_like(ids)
+  segments[:, 5:] = 1
+  return ids * mask, mask, segments * mask
+
+
+def _hf_outputs(folder, ids, mask, segments):
+  """{'hidden': final states, and each head's logits} of the HF model."""
+  config = json.load(open(os.path.join(folder, 'config.json')))
+  model = getattr(T, config['architectures'][0]).from_pretrained(folder)
+  model.eval()
+  kwargs = {'input_ids': torch.tensor(ids), 'attention_mask': torch.tensor(mask),
+            'output_hidden_states': True}
+  if config['model_type'] in ('bert', 'albert', 'electra'):
+    kwargs['token_type_ids'] = torch.tensor(segments)
+  with torch.no_grad():
+    out = model(**kwargs)
+  result = {'hidden': out.hidden_states[-1].numpy()}
+  for name, key in (('mlm', 'prediction_logits'), ('mlm', 'logits'),
+                    ('sentence', 'seq_relationship_logits'),
+                    ('sentence', 'sop_logits')):
+    if getattr(out, key, None) is not None:
+      result[name] = out[key].numpy()
+  if config['architectures'][0] == 'ElectraForPreTraining':
+    result['discriminator'] = result.pop('mlm')
+  return result
+
+
+def _jax_outputs(workdir, ids, mask, segments, part=''):
+  """The same outputs from an lm_jax workdir; `part` picks an ELECTRA
+  pair's half ('generator'; default the discriminator)."""
+  lm = trained_lm.open_trained(workdir)
+  name = lm.config.objective.name
+  model = get_objective(name).build_model(lm.config, lm.tokenizer.vocab_size,
+                                          deterministic=True)
+  variables = {'params': lm.params}
+  ids, mask, segments = (jnp.asarray(x, jnp.int32)
+                         for x in (ids, mask, segments))
+  everywhere = jnp.broadcast_to(jnp.arange(ids.shape[1]), ids.shape)
+  apply = lambda fn: np.asarray(model.apply(variables, method=fn))
+  if name == 'causal_lm':
+    h = apply(lambda m: m.hidden(ids, mask))
+    return {'hidden': h, 'mlm': apply(lambda m: m.logits(jnp.asarray(h)))}
+  if name == 'electra' and part == 'generator':
+    return {'hidden': apply(lambda m: m.generator(
+        m.generator_embeddings(ids, segments), mask)),
+            'mlm': apply(lambda m: m.generator_logits(ids, segments, mask,
+                                                      everywhere))}
+  if name == 'electra':
+    return {'hidden': apply(lambda m: m.discriminator(
+        m.embeddings(ids, segments), mask)),
+            'discriminator': apply(lambda m: m.discriminator_logits(
+                ids, segments, mask))}
+  out = {'hidden': apply(lambda m: m.encode(ids, segments, mask)),
+         'mlm': apply(lambda m: m.mlm_logits(m.encode(ids, segments, mask),
+                                             everywhere))}
+  if lm.config.objective.sentence_task != 'none':
+    out['sentence'] = apply(lambda m: m.sentence_logits(
+        m.encode(ids, segments, mask)))
+  return out
+
+
+def _assert_close(ours, theirs, mask):
+  """Every output both sides have, at the real tokens, within TOL."""
+  shared = set(ours) & set(theirs)
+  assert 'hidden' in shared, (sorted(ours), sorted(theirs))
+  for key in shared:
+    a, b = ours[key], theirs[key]
+    assert a.shape == b.shape, (key, a.shape, b.shape)
+    if a.ndim >= 2 and a.shape[:2] == mask.shape:
+      a, b = a[mask.astype(bool)], b[mask.astype(bool)]
+    np.testing.assert_allclose(a, b, atol=TOL, rtol=0, err_msg=key)
+  return shared
+
+
+def _assert_same_tensors(folder_a, folder_b):
+  a = load_file(os.path.join(folder_a, 'model.safetensors'))
+  b = load_file(os.path.join(folder_b, 'model.safetensors'))
+  assert sorted(a) == sorted(b)
+  for name in a:
+    assert a[name].dtype == b[name].dtype and np.array_equal(a[name],
+                                                             b[name]), name
+
+
+@pytest.mark.parametrize('case', sorted(CASES))
+def test_hf_model_converts_exactly_both_ways(case, tmp_path):
+  """HF -> lm_jax: the same states and logits within 1e-4; lm_jax -> HF:
+  the very tensors back, which transformers loads."""
+  torch.manual_seed(0)
+  src = _save(CASES[case](), str(tmp_path / 'hf'))
+  workdir = str(tmp_path / 'lm_jax')
+  converter.from_hf(src, workdir)
+  ids, mask, segments = _inputs(V)
+  hf = _hf_outputs(src, ids, mask, segments)
+  shared = _assert_close(_jax_outputs(workdir, ids, mask, segments), hf, mask)
+  assert len(shared) == len(hf)  # every head compared
+
+  back = str(tmp_path / 'hf_back')
+  converter.to_hf(workdir, back)
+  _assert_same_tensors(src, back)
+  _assert_close(_hf_outputs(back, ids, mask, segments), hf, mask)
+
+
+@pytest.mark.parametrize('generator_hidden', [64, 128])
+def test_electra_pair_converts_into_one_model(tmp_path, generator_hidden):
+  disc, gen = _electra_pair(tmp_path, generator_hidden)
+  workdir = str(tmp_path / 'pair')
+  converter.from_hf(disc, workdir, generator=gen)
+  ids, mask, segments = _inputs(V)
+  for part, folder in (('', disc), ('generator', gen)):
+    _assert_close(_jax_outputs(workdir, ids, mask, segments, part),
+                  _hf_outputs(folder, ids, mask, segments), mask)
+  meta = trained_lm.open_trained(workdir).config
+  assert meta.objective.share_embeddings
+  assert meta.objective.generator_hidden_fraction == generator_hidden / 128
+
+  back = str(tmp_path / 'back')
+  converter.to_hf(workdir, back)
+  _assert_same_tensors(disc, back)
+  _assert_same_tensors(gen, os.path.join(back, 'generator'))
+
+
+def test_electra_discriminator_alone_needs_its_generator_started(tmp_path):
+  disc, _ = _electra_pair(tmp_path, 64)
+  with pytest.raises(InputError, match='generator.*--init_missing'):
+    converter.from_hf(disc, str(tmp_path / 'w'))
+  summary = converter.from_hf(disc, str(tmp_path / 'w'), init_missing=True)
+  assert 'generator/layers' in summary['initialised']
+  ids, mask, segments = _inputs(V)
+  _assert_close(_jax_outputs(str(tmp_path / 'w'), ids, mask, segments),
+                _hf_outputs(disc, ids, mask, segments), mask)
+
+
+def test_spanbert_takes_the_bert_layout_and_starts_its_sbo_head(tmp_path):
+  torch.manual_seed(1)
+  src = _save(T.BertForMaskedLM(T.BertConfig(
+      vocab_size=V, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+      intermediate_size=40)), str(tmp_path / 'spanbert'))
+  summary = converter.from_hf(
+      src, str(tmp_path / 'w'), init_missing=True,
+      recipe=os.path.join(REPO, 'configs', 'spanbert_base.py'))
+  assert summary['initialised'] == ['span_boundary_head/dense_0',
+                                    'span_boundary_head/dense_1',
+                                    'span_boundary_head/layer_norm_0',
+                                    'span_boundary_head/layer_norm_1',
+                                    'span_boundary_head/offset_embeddings',
+                                    'span_boundary_head/output_bias']
+  ids, mask, segments = _inputs(V)
+  _assert_close(_jax_outputs(str(tmp_path / 'w'), ids, mask, segments),
+                _hf_outputs(src, ids, mask, segments), mask)
+  notes = converter.to_hf(str(tmp_path / 'w'), str(tmp_path / 'back'))
+  assert notes == ['not written (no Hugging Face class holds it): '
+                   'span_boundary_head']
+  _assert_same_tensors(src, str(tmp_path / 'back'))
+
+
+def test_gpt2_converts_and_generates_the_same_tokens(tmp_path):
+  torch.manual_seed(2)
+  folder = str(tmp_path / 'gpt2')
+  os.makedirs(folder)
+  vocab_size = _gpt2_vocab(folder)
+  model = T.GPT2LMHeadModel(T.GPT2Config(
+      vocab_size=vocab_size, n_embd=32, n_layer=2, n_head=4, n_positions=64,
+      bos_token_id=vocab_size - 1, eos_token_id=vocab_size - 1))
+  model.save_pretrained(folder)
+  model.eval()  # no dropout
+  workdir = str(tmp_path / 'w')
+  converter.from_hf(folder, workdir)
+  ids, mask, segments = _inputs(vocab_size)
+  mask = np.ones_like(mask)  # GPT-2 reads right padding as text
+  _assert_close(_jax_outputs(workdir, ids, mask, segments),
+                _hf_outputs(folder, ids, mask, segments), mask)
+
+  lm = trained_lm.open_causal_lm(workdir)
+  prompts = [list(map(int, ids[0, :5])), list(map(int, ids[1, :3]))]
+  ours = generation.generate(lm.body, lm.params, prompts,
+                             generation.Settings(max_new_tokens=12),
+                             eot_id=lm.tokenizer.eot_id, pad_id=0)
+  for prompt, new in zip(prompts, ours):
+    theirs = model.generate(torch.tensor([prompt]), do_sample=False,
+                            max_new_tokens=12, attention_mask=torch.ones(
+                                1, len(prompt), dtype=torch.long),
+                            pad_token_id=vocab_size - 1)[0, len(prompt):]
+    theirs = [int(t) for t in theirs]
+    if vocab_size - 1 in theirs:
+      theirs = theirs[:theirs.index(vocab_size - 1)]
+    assert new == theirs
+  texts = trained_lm.generate_text(workdir, ['the thing'], max_new_tokens=4)
+  assert texts[0].startswith('the thing')
+
+  back = str(tmp_path / 'back')
+  converter.to_hf(workdir, back)
+  _assert_same_tensors(folder, back)
+  tokenizer = T.AutoTokenizer.from_pretrained(back)
+  text = 'the thing, théâtre 博 — ok\n'
+  assert tokenizer(text)['input_ids'] == lm.tokenizer.encode(text)
+
+
+def test_lm_jax_pretrained_model_exports_with_the_same_outputs(tiny_runs,
+                                                                tmp_path):
+  """A workdir lm_jax trained (ELECTRA-Small:tiny, SentencePiece) written
+  as HF folders: transformers gives its outputs and its token ids."""
+  workdir = tiny_runs('electra_small')
+  converter.to_hf(workdir, str(tmp_path / 'hf'))
+  lm = trained_lm.open_trained(workdir)
+  ids, mask, segments = _inputs(lm.tokenizer.vocab_size)
+  for part, folder in (('', 'hf'), ('generator', 'hf/generator')):
+    _assert_close(_jax_outputs(workdir, ids, mask, segments, part),
+                  _hf_outputs(str(tmp_path / folder), ids, mask, segments),
+                  mask)
+  tokenizer = T.AutoTokenizer.from_pretrained(str(tmp_path / 'hf'))
+  text = 'It was the best of times, it was the worst of times.'
+  assert (tokenizer(text, add_special_tokens=False)['input_ids']
+          == lm.tokenizer.encode(text))
+
+
+def test_bert_tokenizer_files_give_hf_ids(tmp_path):
+  """vocab.txt through lm_jax's WordPiece: the ids of HF's BertTokenizer on
+  multilingual text (lower-casing, accents, CJK, punctuation, controls)."""
+  folder = str(tmp_path / 'hf')
+  os.makedirs(folder)
+  _bert_vocab(folder)
+  with open(os.path.join(folder, 'tokenizer_config.json'), 'w') as f:
+    json.dump({'do_lower_case': True}, f)
+  from lm_jax.interop import hf_tokenizers
+  from data_pipelines import tokenizers
+  vocab = hf_tokenizers.read_vocabulary(folder, 'bert')
+  ours = tokenizers.load_tokenizer(vocab.kind, os.path.join(folder,
+                                                             'vocab.txt'),
+                                   vocab.lowercase)
+  theirs = T.BertTokenizer.from_pretrained(folder, do_lower_case=True)
+  for text in [' \tHeLLo!how  \n Are yoU?  ', 'H\u00E9llo unwanted running,',
+               'ah\u535A\u63A8zz', 'Théâtre\u0005 «the» 博推 running!?',
+               'Ünwanted  RUNNING. ¿qué?', '']:
+    assert ours.encode(text) == theirs(text, add_special_tokens=False)[
+        'input_ids'], text
+
+
+# Bad input: one line, nothing written.
+
+
+def _bert_folder(tmp_path, name='hf'):
+  torch.manual_seed(0)
+  return _save(CASES['bert'](), str(tmp_path / name))
+
+
+def _assert_nothing_written(tmp_path, dst):
+  assert not os.path.exists(dst)
+  assert not [p for p in os.listdir(tmp_path) if p.startswith('.')]
+
+
+def test_unsupported_architecture_is_refused(tmp_path):
+  src = _bert_folder(tmp_path)
+  config = json.load(open(os.path.join(src, 'config.json')))
+  config.update(architectures=['RobertaForMaskedLM'], model_type='roberta')
+  json.dump(config, open(os.path.join(src, 'config.json'), 'w'))
+  with pytest.raises(InputError, match='RobertaForMaskedLM is not '
+                     'convertible; lm_jax converts BertModel'):
+    converter.from_hf(src, str(tmp_path / 'w'))
+  _assert_nothing_written(tmp_path, str(tmp_path / 'w'))
+
+
+def test_missing_extra_and_misshapen_tensors_are_listed(tmp_path):
+  src = _bert_folder(tmp_path)
+  path = os.path.join(src, 'model.safetensors')
+  tensors = load_file(path)
+  del tensors['cls.seq_relationship.bias']
+  tensors['bert.encoder.layer.0.adapter.weight'] = np.zeros(3, np.float32)
+  tensors['bert.pooler.dense.weight'] = np.zeros((32, 31), np.float32)
+  save_file(tensors, path)
+  with pytest.raises(InputError) as error:
+    converter.from_hf(src, str(tmp_path / 'w'))
+  message = str(error.value)
+  assert '1 tensor(s) missing: cls.seq_relationship.bias' in message
+  assert '1 tensor(s) unexpected: bert.encoder.layer.0.adapter.weight' in message
+  assert ('1 tensor(s) of the wrong shape: bert.pooler.dense.weight (32, 31) '
+          '(the config says (32, 32))') in message
+  assert '\n' not in message
+  _assert_nothing_written(tmp_path, str(tmp_path / 'w'))
+
+
+def test_destination_holding_a_model_is_refused(tmp_path):
+  src = _bert_folder(tmp_path)
+  converter.from_hf(src, str(tmp_path / 'w'))
+  other = str(tmp_path / 'other')
+  torch.manual_seed(0)
+  _save(CASES['bert_mlm_tanh'](), other)
+  with pytest.raises(InputError, match=r'w already holds an lm_jax mlm '
+                     r'workdir at step 0 \(hidden 32, 2 layers\)'):
+    converter.from_hf(other, str(tmp_path / 'w'))
+  with pytest.raises(InputError, match=r'already holds a Hugging Face '
+                     r'BertForMaskedLM \(hidden 48\)'):
+    converter.to_hf(str(tmp_path / 'w'), other)
+
+
+def test_pytorch_bin_input(tmp_path):
+  torch.manual_seed(0)
+  src = str(tmp_path / 'hf')
+  model = CASES['bert']()
+  model.save_pretrained(src)
+  _bert_vocab(src)
+  # The older format of the same weights (tied copies and buffers included).
+  os.remove(os.path.join(src, 'model.safetensors'))
+  state = {**model.state_dict(),
+           'bert.embeddings.position_ids': torch.arange(512)[None]}
+  torch.save(state, os.path.join(src, 'pytorch_model.bin'))
+  converter.from_hf(src, str(tmp_path / 'w'))
+  converter.to_hf(str(tmp_path / 'w'), str(tmp_path / 'back'))
+  theirs = load_file(os.path.join(str(tmp_path / 'back'), 'model.safetensors'))
+  for name, tensor in theirs.items():
+    assert np.array_equal(state[name].numpy(), tensor), name
+
+
+def test_converted_bert_fine_tunes_and_continues_pretraining(tmp_path):
+  """`lm_jax.finetune` and `lm_jax.train --config=WORKDIR/config.py` take a
+  converted workdir as their own."""
+  from lm_jax import trainer
+  from lm_jax.finetuning.runner import run
+  from tests.test_finetune import DATA, finetune_config
+  workdir = str(tmp_path / 'w')
+  converter.from_hf(_bert_folder(tmp_path), workdir)
+  config = finetune_config('glue', task='sst2', init_checkpoint=workdir,
+                           data_dir=os.path.join(DATA, 'glue', 'SST-2'),
+                           **{'train.num_steps': 2})
+  assert 0 <= run(config, str(tmp_path / 'ft'),
+                  print_fn=lambda line: None)['accuracy'] <= 1
+
+  pretraining = converter.load_config_file(os.path.join(workdir, 'config.py'))
+  corpus = tmp_path / 'corpus.txt'
+  corpus.write_text('\n\n'.join(
+      'the unwanted running, the running! the end.\nthe un wanted ring.'
+      for _ in range(20)))
+  pretraining.data.train_files = str(corpus)
+  pretraining.data.seq_len = 32
+  pretraining.data.batch_size = 8
+  pretraining.train.num_steps = 2
+  pretraining.train.async_checkpoints = False
+  lines = []
+  trainer.run(pretraining, workdir, print_fn=lines.append)
+  assert 'Resumed from the checkpoint at step 0.' in lines
+
+
+def test_cli_converts_both_ways_and_fails_in_one_line(tmp_path):
+  src = _bert_folder(tmp_path)
+  run = lambda *args: subprocess.run(
+      [sys.executable, '-m', 'lm_jax.convert', *args], cwd=REPO,
+      capture_output=True, text=True, check=False)
+  done = run('--from=hf', f'--src={src}', f'--dst={tmp_path / "w"}')
+  assert done.returncode == 0, done.stderr
+  done = run('--to=hf', f'--src={tmp_path / "w"}', f'--dst={tmp_path / "b"}')
+  assert done.returncode == 0, done.stderr
+  _assert_same_tensors(src, str(tmp_path / 'b'))
+  failed = run('--to=hf', f'--src={tmp_path / "w"}', f'--dst={tmp_path / "b"}')
+  assert failed.returncode == 2
+  assert failed.stderr.strip().count('\n') == 0
+  assert failed.stderr.startswith('error: ')
