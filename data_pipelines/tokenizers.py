@@ -412,9 +412,16 @@ def _read_vocab(path: str) -> list[str]:
 
 
 class SentencePieceTokenizer:
-  """A trained SentencePiece model whose vocabulary holds the special tokens."""
+  """A trained SentencePiece model whose vocabulary holds the special tokens.
 
-  def __init__(self, model_path: str):
+  With `lowercase`, text is first prepared as ALBERT's released models
+  expect (its tokenizer's do_lower_case, keep_accents=False): `` and '' become
+  ", accents are stripped (NFKD, combining marks dropped) and letters
+  lower-cased; offsets still point into the original text.
+  """
+
+  def __init__(self, model_path: str, lowercase: bool = False):
+    self.lowercase = lowercase
     import sentencepiece as spm  # pylint: disable=g-import-not-at-top
     data = _read_bytes(model_path, 'SentencePiece model')
     self._sp = spm.SentencePieceProcessor()
@@ -439,8 +446,28 @@ class SentencePieceTokenizer:
     self.eot_id = self.sep_id  # [SEP] ends a text, as BERT uses it.
     self._special_ids = frozenset(found.values())
 
+  def _prepare(self, text: str) -> tuple[str, list[int]]:
+    """The text SentencePiece reads and, per character of it, the index of
+    the original character it came from (and one past the end)."""
+    if not self.lowercase:
+      return text, list(range(len(text) + 1))
+    out, origin = [], []
+    i = 0
+    while i < len(text):
+      if text[i:i + 2] in ('``', "''"):
+        out.append('"')
+        origin.append(i)
+        i += 2
+        continue
+      for char in unicodedata.normalize('NFKD', text[i]).lower():
+        if not unicodedata.combining(char):
+          out.append(char)
+          origin.append(i)
+      i += 1
+    return ''.join(out), origin + [len(text)]
+
   def encode(self, text: str) -> list[int]:
-    return self._sp.encode(text)
+    return self._sp.encode(self._prepare(text)[0])
 
   def encode_with_offsets(
       self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
@@ -457,15 +484,16 @@ class SentencePieceTokenizer:
     from sentencepiece import sentencepiece_pb2
     # The serialized proto is the one form with offsets that every
     # SentencePiece 0.2.x offers; its offsets count UTF-8 bytes.
+    prepared, origin = self._prepare(text)
     proto = sentencepiece_pb2.SentencePieceText.FromString(
-        self._sp.encode(text, out_type='serialized_proto'))
-    char_at_byte = _char_at_byte(text)
+        self._sp.encode(prepared, out_type='serialized_proto'))
+    char_at_byte = _char_at_byte(prepared)
     ids, spans = [], []
     for piece in proto.pieces:
       ids.append(piece.id)
-      start = char_at_byte[piece.begin]
+      start = origin[char_at_byte[piece.begin]]
       # An end inside a character (byte fallback) takes the whole character.
-      end = (char_at_byte[piece.end - 1] + 1 if piece.end > piece.begin
+      end = (origin[char_at_byte[piece.end - 1]] + 1 if piece.end > piece.begin
              else start)
       while start < end and text[start].isspace():
         start += 1
@@ -735,7 +763,8 @@ def _read_merges(path: str) -> list[tuple[str, str]]:
   return merges
 
 
-def load_tokenizer(kind: str, path: str, lowercase: bool = True) -> Tokenizer:
+def load_tokenizer(kind: str, path: str,
+                   lowercase: bool | None = None) -> Tokenizer:
   """Loads a tokenizer of `kind` from `path`.
 
   Args:
@@ -743,13 +772,15 @@ def load_tokenizer(kind: str, path: str, lowercase: bool = True) -> Tokenizer:
       'bpe' (GPT-2's byte-level BPE: a `tokenizer.json`, or a `vocab.json`
       with its `merges.txt` beside it).
     path: local or `gs://` path.
-    lowercase: for WordPiece only; a SentencePiece model or a BPE vocabulary
-      carries its own normalisation.
+    lowercase: WordPiece: BERT's lower-casing and accent stripping (None:
+      on); SentencePiece: ALBERT's preparation of the text (None: off); a
+      BPE vocabulary carries its own normalisation. Take it from a run's
+      config with `data_pipelines.vocabulary.lowercases`.
   """
   if kind == 'wordpiece':
-    return WordPieceTokenizer(path, lowercase=lowercase)
+    return WordPieceTokenizer(path, lowercase=lowercase is not False)
   if kind == 'sentencepiece':
-    return SentencePieceTokenizer(path)
+    return SentencePieceTokenizer(path, lowercase=bool(lowercase))
   if kind == 'bpe':
     return ByteLevelBPETokenizer(path)
   raise InputError(

@@ -32,9 +32,8 @@ def load_or_build_tokenizer(data_cfg, process_count: int = 1,
     else:
       path = data_cfg.vocab_path
       tokenizer = load_tokenizer(data_cfg.tokenizer, path,
-                                 lowercase=data_cfg.lowercase)
-    return tokenizer, _vocab_id(path, data_cfg.tokenizer,
-                                data_cfg.lowercase), path
+                                 lowercases(data_cfg))
+    return tokenizer, vocab_id(path, data_cfg), path
 
   if data_cfg.tokenizer not in ('sentencepiece', 'bpe'):
     raise InputError(f'data.vocab_path is required for the '
@@ -78,9 +77,19 @@ def load_or_build_tokenizer(data_cfg, process_count: int = 1,
             decode_errors=data_cfg.decode_errors, report=report)
     if report.summary():
       log(f'Vocabulary text: {report.summary()}.')
-  tokenizer = load_tokenizer(data_cfg.tokenizer, path)
-  return tokenizer, _vocab_id(path, data_cfg.tokenizer,
-                              data_cfg.lowercase), path
+  tokenizer = load_tokenizer(data_cfg.tokenizer, path, lowercases(data_cfg))
+  return tokenizer, vocab_id(path, data_cfg), path
+
+
+def lowercases(data_cfg) -> bool:
+  """Whether the run's tokenizer lower-cases: `data.lowercase` for
+  WordPiece, `data.spm_lowercase` (ALBERT's text preparation) for
+  SentencePiece; a config written before that key existed did not."""
+  if data_cfg.tokenizer == 'wordpiece':
+    return data_cfg.lowercase
+  if data_cfg.tokenizer == 'sentencepiece':
+    return data_cfg.get('spm_lowercase', False)
+  return False
 
 
 def _bpe_vocabulary(vocab_path: str, cache_dir: str,
@@ -108,6 +117,7 @@ def _content_hash(path: str) -> str:
     return hashlib.sha256(f.read()).hexdigest()
 
 
-def _vocab_id(path: str, kind: str, lowercase: bool) -> str:
-  lowercased = kind == 'wordpiece' and lowercase
-  return f'{kind}-{cache.fingerprint(_content_hash(path), lowercased)}'
+def vocab_id(path: str, data_cfg) -> str:
+  """An id of the vocabulary's content and how the run reads it."""
+  return (f'{data_cfg.tokenizer}-'
+          f'{cache.fingerprint(_content_hash(path), lowercases(data_cfg))}')

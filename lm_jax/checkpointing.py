@@ -15,6 +15,7 @@ from lm_jax.errors import InputError
 # so evaluation and distillation read a workdir alone, whatever happens to
 # the cache the vocabulary was trained into.
 CHECKPOINTS = 'checkpoints'
+BEST = 'best'  # a fine-tuning run's parameters with the best dev metric
 VOCABULARY = 'vocab'
 RESULTS = 'eval_results.json'  # the figures of evaluate and finetune
 
@@ -74,15 +75,17 @@ class Checkpointer:
     self._manager.close()
 
 
-def open_workdir(workdir: str) -> tuple[Checkpointer, int, dict]:
-  """Another run's workdir, for reading: (checkpointer, latest step, meta).
+def open_workdir(workdir: str, subdir: str = CHECKPOINTS
+                 ) -> tuple[Checkpointer, int, dict]:
+  """Another run's workdir, for reading: (checkpointer, latest step, meta)
+  of its `subdir` (its checkpoints, or a fine-tuning run's BEST).
 
   Raises InputError naming the workdir when it holds no checkpoint.
   """
-  directory = os.path.join(workdir, CHECKPOINTS)
+  directory = os.path.join(workdir, subdir)
   if not os.path.isdir(directory):
     raise InputError(f'{workdir} is not an lm_jax workdir: it has no '
-                     f'{CHECKPOINTS}/ directory')
+                     f'{subdir}/ directory')
   checkpointer = Checkpointer(directory, use_async=False, create=False)
   step = checkpointer.latest_step()
   if step is None:

@@ -115,6 +115,9 @@ def pretraining_config() -> ml_collections.ConfigDict:
   c.data.vocab_path = ''  # empty: train SentencePiece on train_files, cached
   c.data.vocab_size = 30522  # when building the vocabulary; synthetic ids
   c.data.lowercase = True  # wordpiece only
+  # sentencepiece only: lower-case and strip accents first, as ALBERT's
+  # released models (Hugging Face's do_lower_case, keep_accents=False).
+  c.data.spm_lowercase = False
   c.data.seq_len = 128
   c.data.batch_size = 128  # global, over all hosts and devices
   c.data.seed = 0

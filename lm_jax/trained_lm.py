@@ -18,6 +18,7 @@ followed by its continuation.
 import dataclasses
 import json
 import math
+import os
 from typing import Any, Iterator
 
 import jax
@@ -25,7 +26,7 @@ import ml_collections
 
 from data_pipelines import sources, tokenizers, vocabulary
 from lm_jax import generation, sharding, training
-from lm_jax.checkpointing import open_workdir, vocabulary_path
+from lm_jax.checkpointing import BEST, open_workdir, vocabulary_path
 from lm_jax.errors import InputError
 from lm_jax.models.model_config import TransformerConfig, from_model_config
 from lm_jax.objectives import get_objective
@@ -68,6 +69,10 @@ def open_trained(workdir: str, log=lambda line: None,
   if not workdir:
     raise InputError('set --workdir=WORKDIR of a pretraining run')
   checkpointer, step, meta = open_workdir(workdir)
+  if 'task' in meta['config'] and os.path.isdir(os.path.join(workdir, BEST)):
+    # A fine-tuning run: the parameters it reports (best on dev).
+    checkpointer.close()
+    checkpointer, step, meta = open_workdir(workdir, BEST)
   try:
     config = ml_collections.ConfigDict(meta['config'])
     name = config.objective.name
@@ -76,9 +81,13 @@ def open_trained(workdir: str, log=lambda line: None,
       raise InputError(f'{workdir} holds {article} {name} model (an encoder); '
                        'generation needs a causal LM (configs/gpt1.py, '
                        'configs/gpt2_*.py)')
+    if 'task' in config:
+      _fine_tuned_vocabulary(config, meta)
     config.data.vocab_path = vocabulary_path(workdir, meta)
-    tokenizer, vocab_id, _ = vocabulary.load_or_build_tokenizer(
-        config.data, jax.process_count(), log=log)
+    tokenizer = tokenizers.load_tokenizer(
+        config.data.tokenizer, config.data.vocab_path,
+        vocabulary.lowercases(config.data))
+    vocab_id = vocabulary.vocab_id(config.data.vocab_path, config.data)
     if vocab_id != meta['vocab_id']:
       raise InputError(f'{config.data.vocab_path} is not the vocabulary the '
                        'checkpoint was trained with')
@@ -87,7 +96,7 @@ def open_trained(workdir: str, log=lambda line: None,
     mesh = sharding.make_mesh(config.mesh)
     rules = sharding.rules(config.mesh)
     with sharding.use(mesh, rules):
-      run_parts = training.build(config, get_objective(name),
+      run_parts = training.build(config, _objective(name),
                                  tokenizer.vocab_size, mesh, rules)
       params = checkpointer.restore_params(
           step, run_parts.restore_target().params)
@@ -97,6 +106,27 @@ def open_trained(workdir: str, log=lambda line: None,
                    body=from_model_config(config.model, tokenizer.vocab_size),
                    params=params, tokenizer=tokenizer, vocab_id=vocab_id,
                    mesh=mesh, rules=rules, run_parts=run_parts)
+
+
+def _objective(name: str):
+  """A pretraining objective, or a fine-tuning head's."""
+  from lm_jax.finetuning import objectives  # pylint: disable=g-import-not-at-top
+  if name in objectives.OBJECTIVES:
+    return objectives.OBJECTIVES[name]
+  return get_objective(name)
+
+
+def _fine_tuned_vocabulary(config, meta: dict) -> None:
+  """A fine-tuning config's tokenizer settings: its own, or, for a run made
+  before it recorded them, its pretraining workdir's."""
+  if 'tokenizer' in config.data:
+    return
+  checkpointer, _, pretrained = open_workdir(meta['init_checkpoint'])
+  checkpointer.close()
+  with config.unlocked():
+    for key in ('tokenizer', 'lowercase', 'spm_lowercase'):
+      if key in pretrained['config']['data']:
+        config.data[key] = pretrained['config']['data'][key]
 
 
 def open_causal_lm(workdir: str, log=lambda line: None) -> TrainedLM:

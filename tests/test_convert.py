@@ -23,7 +23,7 @@ from lm_jax import generation, trained_lm
 from lm_jax.errors import InputError
 from lm_jax.interop import converter
 from lm_jax.objectives import get_objective
-from tests.conftest import REPO
+from conftest import REPO
 
 TOL = 1e-4
 WORDS = (['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'the', 'un', '##want',
@@ -418,20 +418,58 @@ def test_pytorch_bin_input(tmp_path):
     assert np.array_equal(state[name].numpy(), tensor), name
 
 
-def test_converted_bert_fine_tunes_and_continues_pretraining(tmp_path):
-  """`lm_jax.finetune` and `lm_jax.train --config=WORKDIR/config.py` take a
-  converted workdir as their own."""
-  from lm_jax import trainer
+def _fine_tuned_outputs(workdir, ids, mask, segments):
+  """A fine-tuned workdir's head outputs (its best checkpoint)."""
+  lm = trained_lm.open_trained(workdir)
+  model = lm.run_parts.model.clone(deterministic=True)
+  if lm.config.objective.name == 'multiple_choice':
+    ids, mask, segments = (x[:, None] for x in (ids, mask, segments))
+  out = np.asarray(model.apply({'params': lm.params}, *(
+      jnp.asarray(x, jnp.int32) for x in (ids, mask * 0 + segments, mask))))
+  return out[:, :, 0] if lm.config.objective.name == 'span_qa' else out
+
+
+@pytest.mark.parametrize('family, task, data, head', [
+    ('glue', 'sst2', 'glue/SST-2', 'BertForSequenceClassification'),
+    ('conll2003', 'conll2003', 'conll2003', 'BertForTokenClassification'),
+    ('squad', 'squad', 'squad', 'BertForQuestionAnswering'),
+])
+def test_converted_bert_fine_tunes_and_its_head_exports(tmp_path, family,
+                                                        task, data, head):
+  """A converted BERT fine-tunes with lm_jax.finetune; the fine-tuned model
+  goes back to transformers' matching class with the same logits."""
   from lm_jax.finetuning.runner import run
-  from tests.test_finetune import DATA, finetune_config
+  from test_finetune import DATA, finetune_config
   workdir = str(tmp_path / 'w')
   converter.from_hf(_bert_folder(tmp_path), workdir)
-  config = finetune_config('glue', task='sst2', init_checkpoint=workdir,
-                           data_dir=os.path.join(DATA, 'glue', 'SST-2'),
-                           **{'train.num_steps': 2})
-  assert 0 <= run(config, str(tmp_path / 'ft'),
-                  print_fn=lambda line: None)['accuracy'] <= 1
+  config = finetune_config(family, task=task, init_checkpoint=workdir,
+                           data_dir=os.path.join(DATA, data),
+                           **{'train.num_steps': 2, 'data.seq_len': 32})
+  results = run(config, str(tmp_path / 'ft'), print_fn=lambda line: None)
+  assert results
 
+  converter.to_hf(str(tmp_path / 'ft'), str(tmp_path / 'hf_ft'))
+  hf_config = json.load(open(tmp_path / 'hf_ft' / 'config.json'))
+  assert hf_config['architectures'] == [head]
+  ids, mask, segments = _inputs(V)
+  model = getattr(T, head).from_pretrained(str(tmp_path / 'hf_ft')).eval()
+  with torch.no_grad():
+    out = model(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask),
+                token_type_ids=torch.tensor(segments))
+  theirs = (out.start_logits if head.endswith('Answering')
+            else out.logits).numpy()
+  ours = _fine_tuned_outputs(str(tmp_path / 'ft'), ids, mask, segments)
+  if ours.ndim == 3 or head.endswith('Answering'):
+    ours, theirs = ours[mask.astype(bool)], theirs[mask.astype(bool)]
+  np.testing.assert_allclose(ours, theirs, atol=TOL, rtol=0)
+
+
+def test_converted_model_continues_pretraining(tmp_path):
+  """`lm_jax.train --config=WORKDIR/config.py --workdir=WORKDIR` resumes a
+  converted model at step 0."""
+  from lm_jax import trainer
+  workdir = str(tmp_path / 'w')
+  converter.from_hf(_bert_folder(tmp_path), workdir)
   pretraining = converter.load_config_file(os.path.join(workdir, 'config.py'))
   corpus = tmp_path / 'corpus.txt'
   corpus.write_text('\n\n'.join(
@@ -461,3 +499,58 @@ def test_cli_converts_both_ways_and_fails_in_one_line(tmp_path):
   assert failed.returncode == 2
   assert failed.stderr.strip().count('\n') == 0
   assert failed.stderr.startswith('error: ')
+
+
+def _albert_spiece(folder):
+  """A SentencePiece model named as ALBERT's spiece.model names its pieces,
+  with the tokenizer settings of albert-base-v2."""
+  import gzip
+  import sentencepiece as spm
+  from lm_jax.config_base import DEFAULT_CORPUS
+  with gzip.open(DEFAULT_CORPUS, 'rt', encoding='utf-8') as f:
+    lines = [next(f) for _ in range(3000)]
+  lines += ['Théâtre, café, naïve, Ünwanted; 博推 ``quoted\'\' «x»'] * 20
+  spm.SentencePieceTrainer.train(
+      sentence_iterator=iter(lines), model_prefix=os.path.join(folder,
+                                                               'spiece'),
+      vocab_size=400, pad_id=0, unk_id=1, bos_id=-1, eos_id=-1,
+      pad_piece='<pad>', unk_piece='<unk>', control_symbols=['[CLS]', '[SEP]'],
+      user_defined_symbols=['[MASK]'], model_type='unigram',
+      character_coverage=1.0, minloglevel=2)
+  os.remove(os.path.join(folder, 'spiece.vocab'))
+  with open(os.path.join(folder, 'tokenizer_config.json'), 'w') as f:
+    json.dump({'do_lower_case': True, 'keep_accents': False}, f)
+
+
+MULTILINGUAL = ('Théâtre ``Ünwanted\'\'  café —  NAÏVE 博推, «ok» ﬁne\tend. '
+                'Ωmega straße ½')
+
+
+def test_albert_spiece_model_gives_hf_ids_both_ways(tmp_path):
+  """ALBERT's SentencePiece model: lm_jax's tokenizer gives the ids of HF's
+  AlbertTokenizer (lower-casing and accent stripping as albert-base-v2
+  does), and the model converts there and back with it."""
+  from data_pipelines import tokenizers
+  src = str(tmp_path / 'hf')
+  os.makedirs(src)
+  _albert_spiece(src)
+  theirs = T.AlbertTokenizer.from_pretrained(src)
+  ours = tokenizers.load_tokenizer('sentencepiece',
+                                   os.path.join(src, 'spiece.model'), True)
+  expected = theirs(MULTILINGUAL, add_special_tokens=False)['input_ids']
+  assert ours.encode(MULTILINGUAL) == expected
+  ids, spans = ours.encode_with_offsets(MULTILINGUAL)
+  assert ids == expected and all(0 <= a <= b <= len(MULTILINGUAL)
+                                 for a, b in spans)
+  assert MULTILINGUAL[slice(*spans[0])] == 'Théâtre'[:spans[0][1]]
+
+  torch.manual_seed(0)
+  T.AlbertForMaskedLM(T.AlbertConfig(
+      vocab_size=400, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+      num_attention_heads=2, intermediate_size=37)).save_pretrained(src)
+  converter.from_hf(src, str(tmp_path / 'w'))
+  assert trained_lm.open_trained(str(tmp_path / 'w')).tokenizer.encode(
+      MULTILINGUAL) == expected
+  converter.to_hf(str(tmp_path / 'w'), str(tmp_path / 'back'))
+  assert T.AutoTokenizer.from_pretrained(str(tmp_path / 'back'))(
+      MULTILINGUAL, add_special_tokens=False)['input_ids'] == expected

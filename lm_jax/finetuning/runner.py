@@ -16,7 +16,7 @@ import ml_collections
 from flax import traverse_util
 import numpy as np
 
-from data_pipelines import tokenizers
+from data_pipelines import tokenizers, vocabulary
 from data_pipelines.sentences import RowTokens
 from data_pipelines.tasks import files
 from lm_jax import checkpointing, evaluation, sharding, trainer, training
@@ -28,7 +28,7 @@ from lm_jax.metrics import MetricLogger
 from lm_jax.models.model_config import from_model_config
 from lm_jax.objectives import get_objective
 
-BEST = 'best'  # WORKDIR/best: the parameters with the best main dev metric
+BEST = checkpointing.BEST  # WORKDIR/best: the best main dev metric's parameters
 # A fine-tuning checkpoint resumes only under the same task, head and body.
 _MUST_MATCH = ('task', 'objective', 'model')
 
@@ -63,7 +63,7 @@ def open_pretrained(workdir: str) -> tuple[Pretrained, tokenizers.Tokenizer]:
                      'fine-tune')
   vocab_path = checkpointing.vocabulary_path(workdir, meta)
   tokenizer = tokenizers.load_tokenizer(config.data.tokenizer, vocab_path,
-                                        config.data.lowercase)
+                                        vocabulary.lowercases(config.data))
   if tokenizer.vocab_size != meta['vocab_size']:
     raise InputError(f'{vocab_path} has {tokenizer.vocab_size} entries, the '
                      f'checkpoint {meta["vocab_size"]}')
@@ -156,6 +156,10 @@ def resolve(config, task, data, pretrained: Pretrained
   if c.data.seq_len > model.max_positions:
     raise InputError(f'data.seq_len {c.data.seq_len} exceeds the pretrained '
                      f'model\'s max_positions {model.max_positions}')
+  # The pretrained run's tokenizer, so the workdir can be read alone.
+  c.data.tokenizer = pretrained.config.data.tokenizer
+  c.data.lowercase = pretrained.config.data.lowercase
+  c.data.spm_lowercase = pretrained.config.data.get('spm_lowercase', False)
   c.objective.name = task.objective
   c.objective.num_labels = data.num_labels
   c.objective.num_choices = data.num_choices

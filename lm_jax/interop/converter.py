@@ -30,6 +30,7 @@ from flax import traverse_util
 
 import lm_jax
 from data_pipelines import vocabulary
+from data_pipelines.tasks import glue
 from lm_jax import checkpointing, sharding, trained_lm, training
 from lm_jax.errors import InputError
 from lm_jax.interop import hf_configs, hf_tokenizers, layouts, tensor_files
@@ -105,6 +106,25 @@ def _electra_parts(config, vocab_size: int) -> list[_Part]:
                 'generator')]
 
 
+# lm_jax's fine-tuning heads and the HF classes that compute the same.
+_FINE_TUNED = {'classification': 'ForSequenceClassification',
+               'regression': 'ForSequenceClassification',
+               'multiple_choice': 'ForMultipleChoice',
+               'tagging': 'ForTokenClassification',
+               'span_qa': 'ForQuestionAnswering'}
+
+
+def _encoder_family(body: TransformerConfig) -> str:
+  """The HF family whose layout an lm_jax encoder body has."""
+  if body.share_layers != 'none':
+    return 'albert'
+  if not body.type_vocab_size:
+    return 'distilbert'
+  if body.embedding_size != body.hidden_size:
+    return 'electra'  # E < H, unshared: ELECTRA's projection
+  return 'bert'
+
+
 def parts_of(config, vocab_size: int, what: str) -> list[_Part]:
   """The HF models an lm_jax run's parameters make (`to_hf`)."""
   name = config.objective.name
@@ -114,14 +134,7 @@ def parts_of(config, vocab_size: int, what: str) -> list[_Part]:
     body = from_model_config(config.model, vocab_size)
     prefix = 'student/' if name == 'distillation' else ''
     with_sentence = config.objective.sentence_task != 'none'
-    if body.share_layers != 'none':
-      family = 'albert'
-    elif not body.type_vocab_size:
-      family = 'distilbert'
-    elif body.embedding_size != body.hidden_size:
-      family = 'electra'  # an ELECTRA generator on its own
-    else:
-      family = 'bert'
+    family = _encoder_family(body)
     architecture = {
         ('bert', True): 'BertForPreTraining', ('bert', False): 'BertForMaskedLM',
         ('albert', True): 'AlbertForPreTraining',
@@ -133,14 +146,32 @@ def parts_of(config, vocab_size: int, what: str) -> list[_Part]:
                        'Hugging Face class')
     parts = [_Part(architecture, body, prefix + 'encoder',
                    _mlm_heads(config, prefix), prefix + 'embeddings')]
+  elif name in _FINE_TUNED:
+    body = from_model_config(config.model, vocab_size)
+    family = _encoder_family(body)
+    kind = _FINE_TUNED[name]
+    pooled = config.objective.use_pooler and name in (
+        'classification', 'regression', 'multiple_choice')
+    architecture = {'bert': 'Bert', 'albert': 'Albert', 'electra': 'Electra',
+                    'distilbert': 'DistilBert'}[family] + kind
+    if body.causal or architecture not in layouts.ARCHITECTURES or (
+        'pooler' in layouts.ARCHITECTURES[architecture][1]) != pooled:
+      raise InputError(
+          f'{what}: no Hugging Face class computes its {name} head (on '
+          f'{"a causal body" if body.causal else family}, '
+          f'{"with" if pooled else "without"} a pooler); transformers\' '
+          'heads match lm_jax\'s for BERT and ALBERT (pooled sequence and '
+          'choice heads), and tagging and SQuAD heads on every encoder')
+    heads = ({'qa': 'classifier'} if kind == 'ForQuestionAnswering'
+             else {'classifier': 'classifier', 'pooler': 'pooler'})
+    parts = [_Part(architecture, body, 'encoder', heads)]
   elif name == 'causal_lm':
     parts = [_Part('GPT2LMHeadModel', from_model_config(config.model,
                                                         vocab_size),
                    'decoder', {})]
   else:
-    raise InputError(f'{what} holds a {name!r} model; lm_jax converts '
-                     'pretraining workdirs (electra, mlm, distillation, '
-                     'causal_lm)')
+    raise InputError(f'{what} holds a {name!r} model, which has no Hugging '
+                     'Face class')
   for part in parts:
     hf_configs.check_expressible(
         part.body, layouts.ARCHITECTURES[part.architecture][0], what)
@@ -178,17 +209,32 @@ def to_hf(src: str, dst: str, *, dtype: str = 'float32',
           {k: v.astype(dtype) for k, v in tensors.items()})
       config = hf_configs.hf_config(part.body, part.architecture,
                                     _special_ids(lm.tokenizer, data.tokenizer))
-      config.update(torch_dtype=dtype, lm_jax_source=os.path.abspath(src),
-                    lm_jax_step=lm.step)
+      config.update(_head_settings(lm.config), torch_dtype=dtype,
+                    lm_jax_source=os.path.abspath(src), lm_jax_step=lm.step)
       with open(os.path.join(folder, hf_configs.CONFIG), 'w',
                 encoding='utf-8') as f:
         json.dump(config, f, indent=2)
       hf_tokenizers.write_vocabulary(
-          folder, data.tokenizer, data.vocab_path, data.lowercase,
+          folder, data.tokenizer, data.vocab_path, vocabulary.lowercases(data),
           layouts.ARCHITECTURES[part.architecture][0], part.body.max_positions)
   for part in parts:
     log(f'Wrote {part.architecture} to {os.path.join(dst, part.subfolder)}')
   return notes
+
+
+def _head_settings(config) -> dict:
+  """A fine-tuned head's labels, as HF configs name them (GLUE's label
+  strings; LABEL_i where lm_jax keeps no names)."""
+  o = config.objective
+  if o.name == 'regression':
+    return {'num_labels': 1, 'problem_type': 'regression'}
+  if o.name not in ('classification', 'tagging'):
+    return {}
+  glue_task = glue.TASKS.get(config.task)
+  names = (list(glue_task.labels) if glue_task and glue_task.labels
+           else [f'LABEL_{i}' for i in range(o.num_labels)])
+  return {'id2label': dict(enumerate(names)),
+          'label2id': {name: i for i, name in enumerate(names)}}
 
 
 def _special_ids(tokenizer, kind: str) -> dict:
@@ -254,7 +300,10 @@ def from_hf(src: str, dst: str, *, generator: str | None = None,
     with open(os.path.join(vocab_dir, vocab.filename), 'wb') as f:
       f.write(vocab.content)
     config.data.tokenizer = vocab.kind
-    config.data.lowercase = vocab.lowercase
+    if vocab.kind == 'sentencepiece':
+      config.data.spm_lowercase = vocab.lowercase
+    else:
+      config.data.lowercase = vocab.lowercase
     config.data.vocab_path = os.path.join(vocab_dir, vocab.filename)
     tokenizer, vocab_id, _ = vocabulary.load_or_build_tokenizer(
         config.data, log=log)

@@ -24,8 +24,9 @@ _WORDPIECE_CLASS = {'bert': 'BertTokenizer', 'electra': 'ElectraTokenizer',
 
 @dataclasses.dataclass(frozen=True)
 class Vocabulary:
-  """One vocabulary file as lm_jax keeps it (`data.tokenizer`,
-  `data.lowercase`, the file's name and bytes)."""
+  """One vocabulary file as lm_jax keeps it: `data.tokenizer`, whether it
+  lower-cases (`data.lowercase` for WordPiece, `data.spm_lowercase` for
+  SentencePiece), the file's name and bytes."""
   kind: str  # 'wordpiece' | 'sentencepiece' | 'bpe'
   filename: str
   content: bytes
@@ -60,14 +61,15 @@ def read_vocabulary(folder: str, family: str) -> Vocabulary:
     raise InputError(f'{folder} has no {TOKENIZER_JSON} or vocab.json + '
                      'merges.txt (GPT-2\'s byte-level BPE)')
   if family == 'albert' and exists('spiece.model'):
-    if settings.get('do_lower_case', True) or not settings.get(
-        'keep_accents', False):
+    # ALBERT's released tokenizers; lm_jax's SentencePiece prepares text
+    # the same way with data.spm_lowercase (accents and quotes included).
+    if (not settings.get('do_lower_case', True)
+        or settings.get('keep_accents', False)):
       raise InputError(
-          f'{folder}: its tokenizer lowercases and strips accents before '
-          'SentencePiece (do_lower_case / keep_accents), which lm_jax\'s '
-          'SentencePiece tokenizer does not do')
+          f'{folder}: only ALBERT\'s uncased SentencePiece tokenizer '
+          '(do_lower_case=true, keep_accents=false) is supported')
     return Vocabulary('sentencepiece', 'spiece.model',
-                      _read(path('spiece.model')), False)
+                      _read(path('spiece.model')), True)
   lowercase = settings.get('do_lower_case', True)
   if settings.get('strip_accents') not in (None, lowercase):
     raise InputError(f'{folder}: strip_accents={settings["strip_accents"]} '
@@ -136,8 +138,9 @@ def write_vocabulary(folder: str, kind: str, vocab_path: str, lowercase: bool,
                       tokenize_chinese_chars=True, **specials)
     else:
       target = 'spiece.model'
-      settings.update(tokenizer_class='AlbertTokenizer', do_lower_case=False,
-                      keep_accents=True, remove_space=True, **specials)
+      settings.update(tokenizer_class='AlbertTokenizer',
+                      do_lower_case=lowercase, keep_accents=not lowercase,
+                      remove_space=True, **specials)
     with open(vocab_path, 'rb') as src, open(os.path.join(folder, target),
                                               'wb') as dst:
       dst.write(src.read())

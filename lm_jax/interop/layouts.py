@@ -97,6 +97,21 @@ ARCHITECTURES = {
     'DistilBertForMaskedLM': ('distilbert', {'mlm'}),
     'GPT2Model': ('gpt2', set()),
     'GPT2LMHeadModel': ('gpt2', set()),
+    # Fine-tuning heads whose computation lm_jax's heads share (§2.7):
+    # 'classifier' on the pooled [CLS] (sequence, choice) or on every token,
+    # 'qa' the span head's start and end logits.
+    'BertForSequenceClassification': ('bert', {'pooler', 'classifier'}),
+    'BertForMultipleChoice': ('bert', {'pooler', 'classifier'}),
+    'BertForTokenClassification': ('bert', {'classifier'}),
+    'BertForQuestionAnswering': ('bert', {'qa'}),
+    'AlbertForSequenceClassification': ('albert', {'pooler', 'classifier'}),
+    'AlbertForMultipleChoice': ('albert', {'pooler', 'classifier'}),
+    'AlbertForTokenClassification': ('albert', {'classifier'}),
+    'AlbertForQuestionAnswering': ('albert', {'qa'}),
+    'ElectraForTokenClassification': ('electra', {'classifier'}),
+    'ElectraForQuestionAnswering': ('electra', {'qa'}),
+    'DistilBertForTokenClassification': ('distilbert', {'classifier'}),
+    'DistilBertForQuestionAnswering': ('distilbert', {'qa'}),
 }
 # The prefix of the body's tensors in every class but the bare model's.
 BASE_PREFIX = {'bert': 'bert', 'albert': 'albert', 'electra': 'electra',
@@ -197,6 +212,9 @@ def links(architecture: str, body: TransformerConfig, jax_body: str,
                        'vocab_projector.bias')}[family]
     add(_dense('dense', dense) + _norm('layer_norm', norm)
         + [('output_bias', bias, 'same')], '', jax_heads['mlm'])
+  for head, hf in (('classifier', 'classifier'), ('qa', 'qa_outputs')):
+    if head in heads and head in jax_heads:
+      add(_dense('', hf), '', jax_heads[head])
   if 'discriminator' in heads and 'discriminator' in jax_heads:
     add(_dense('dense', 'discriminator_predictions.dense')
         + _dense('prediction', 'discriminator_predictions.dense_prediction'),

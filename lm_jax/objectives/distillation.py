@@ -103,6 +103,7 @@ def check(config) -> None:
         config.teacher_checkpoint, _teacher_meta(config.teacher_checkpoint))
     config.data.tokenizer = teacher.data.tokenizer
     config.data.lowercase = teacher.data.lowercase
+    config.data.spm_lowercase = teacher.data.get('spm_lowercase', False)
   t = teacher.model
   problems = []
   if o.sentence_task != 'none' or o.sbo_weight:
