@@ -400,22 +400,34 @@ def test_destination_holding_a_model_is_refused(tmp_path):
     converter.to_hf(str(tmp_path / 'w'), other)
 
 
-def test_pytorch_bin_input(tmp_path):
+def test_pytorch_bin_of_an_older_layout(tmp_path):
+  """bert-base-uncased's files: pytorch_model.bin with LayerNorm gamma/beta,
+  tied copies and buffers, and a config.json naming BertForMaskedLM although
+  the weights hold BERT's NSP head too: all of it converts."""
   torch.manual_seed(0)
   src = str(tmp_path / 'hf')
   model = CASES['bert']()
   model.save_pretrained(src)
   _bert_vocab(src)
-  # The older format of the same weights (tied copies and buffers included).
   os.remove(os.path.join(src, 'model.safetensors'))
-  state = {**model.state_dict(),
-           'bert.embeddings.position_ids': torch.arange(512)[None]}
+  rename = lambda name: (name.replace('LayerNorm.weight', 'LayerNorm.gamma')
+                         .replace('LayerNorm.bias', 'LayerNorm.beta'))
+  state = {rename(name): t for name, t in model.state_dict().items()}
+  state['bert.embeddings.position_ids'] = torch.arange(512)[None]
   torch.save(state, os.path.join(src, 'pytorch_model.bin'))
+  config = json.load(open(os.path.join(src, 'config.json')))
+  config['architectures'] = ['BertForMaskedLM']
+  json.dump(config, open(os.path.join(src, 'config.json'), 'w'))
   converter.from_hf(src, str(tmp_path / 'w'))
   converter.to_hf(str(tmp_path / 'w'), str(tmp_path / 'back'))
+  assert trained_lm.open_trained(str(tmp_path / 'w')).config.objective \
+      .sentence_task == 'nsp'
   theirs = load_file(os.path.join(str(tmp_path / 'back'), 'model.safetensors'))
+  expected = model.state_dict()
+  assert set(theirs) == set(expected) - {'cls.predictions.decoder.weight',
+                                         'cls.predictions.decoder.bias'}
   for name, tensor in theirs.items():
-    assert np.array_equal(state[name].numpy(), tensor), name
+    assert np.array_equal(expected[name].numpy(), tensor), name
 
 
 def _fine_tuned_outputs(workdir, ids, mask, segments):

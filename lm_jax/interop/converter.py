@@ -79,10 +79,33 @@ class _Part:
   jax_heads: dict
   jax_embeddings: str = 'embeddings'
   subfolder: str = ''  # where to_hf writes it under the destination
+  heads: frozenset | None = None  # the source's heads, when not its class's
 
   def links(self) -> list[layouts.Link]:
     return layouts.links(self.architecture, self.body, self.jax_body,
-                         self.jax_embeddings, self.jax_heads)
+                         self.jax_embeddings, self.jax_heads, self.heads)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Source:
+  """An HF folder being read: its class, tensors and the heads they hold."""
+  folder: str
+  config: dict
+  architecture: str
+  fields: dict  # the model section config.json gives
+  tensors: dict  # named by layouts.normalize_names
+  heads: frozenset
+
+  @classmethod
+  def read(cls, folder: str) -> '_Source':
+    config = hf_configs.read(folder)
+    architecture = hf_configs.architecture(config, folder)
+    fields = hf_configs.body_fields(config, folder)
+    tensors = layouts.normalize_names(tensor_files.read_tensors(folder),
+                                      architecture)
+    body = TransformerConfig(**fields)
+    return cls(folder, config, architecture, fields, tensors,
+               frozenset(layouts.heads_in(architecture, body, tensors)))
 
 
 def _mlm_heads(config, prefix: str = '') -> dict:
@@ -259,26 +282,22 @@ def from_hf(src: str, dst: str, *, generator: str | None = None,
   `init_missing` (then they start as a new run's would), and source tensors
   the model has no place for are refused unless `ignore_unused`.
 
-  Returns {'architecture', 'params', 'initialised', 'ignored'}.
+  Returns {'architecture', 'params', 'initialised'}.
   """
-  hf_config = hf_configs.read(src)
-  architecture = hf_configs.architecture(hf_config, src)
-  family = layouts.ARCHITECTURES[architecture][0]
-  fields = hf_configs.body_fields(hf_config, src)
-  sources = [(src, architecture)]
-  if generator:
-    gen_config = hf_configs.read(generator)
-    gen_architecture = hf_configs.architecture(gen_config, generator)
-    if architecture != 'ElectraForPreTraining' or (
-        gen_architecture != 'ElectraForMaskedLM'):
-      raise InputError('--generator pairs an ElectraForPreTraining '
-                       '(--src) with an ElectraForMaskedLM (--generator); '
-                       f'got {architecture} and {gen_architecture}')
-    sources.append((generator, gen_architecture))
   _check_destination(dst, src)
+  sources = [_Source.read(src)]
+  architecture, fields = sources[0].architecture, sources[0].fields
+  family = layouts.ARCHITECTURES[architecture][0]
+  if generator:
+    sources.append(_Source.read(generator))
+    if (family != 'electra' or 'mlm' in sources[0].heads
+        or 'mlm' not in sources[1].heads):
+      raise InputError('--generator pairs an ELECTRA discriminator (--src) '
+                       'with an ELECTRA generator (--generator); got '
+                       f'{architecture} and {sources[1].architecture}')
   vocab = hf_tokenizers.read_vocabulary(src, family)
 
-  if family == 'electra' and architecture == 'ElectraForMaskedLM':
+  if family == 'electra' and 'mlm' in sources[0].heads:
     objective_name = 'mlm'  # a generator alone is a masked LM
   else:
     objective_name = _OBJECTIVES[family]
@@ -291,7 +310,7 @@ def from_hf(src: str, dst: str, *, generator: str | None = None,
   if config.objective.name != objective_name:
     raise InputError(f'{recipe} trains a {config.objective.name!r} model; a '
                      f'{architecture} converts into {objective_name!r}')
-  _set_model(config, fields, architecture, sources, src)
+  _set_model(config, sources)
   get_objective(objective_name).check(config)
 
   with _staging(dst) as staging:
@@ -321,54 +340,46 @@ def from_hf(src: str, dst: str, *, generator: str | None = None,
   return summary
 
 
-def _set_model(config, fields: dict, architecture: str, sources, src: str):
+def _set_model(config, sources: list[_Source]):
   """The recipe's model section from config.json, and the objective's
   heads as the source has them."""
+  fields = sources[0].fields
   with config.unlocked():
     for key, value in fields.items():
       if key != 'vocab_size':
         config.model[key] = value
     # Rows no longer than the model's positions.
     config.data.seq_len = min(config.data.seq_len, fields['max_positions'])
-  heads = layouts.ARCHITECTURES[architecture][1]
   o = config.objective
-  if o.name == 'mlm' and 'pooler' not in heads and 'sentence' not in heads:
+  if o.name == 'mlm' and not {'pooler', 'sentence'} & sources[0].heads:
     o.sentence_task = 'none'
-  if o.name == 'electra':
-    disc = from_model_config(config.model, fields['vocab_size'])
-    if len(sources) == 2:
-      gen_fields = hf_configs.body_fields(hf_configs.read(sources[1][0]),
-                                          sources[1][0])
-      o.generator_hidden_fraction = (gen_fields['hidden_size']
-                                     / fields['hidden_size'])
-      o.generator_layer_fraction = (gen_fields['num_layers']
-                                    / fields['num_layers'])
-      gen = scaled_generator(disc, o.generator_hidden_fraction,
-                             o.generator_layer_fraction)
-      differs = [f'{k} {gen_fields[k]} (lm_jax: {getattr(gen, k)})'
-                 for k in ('hidden_size', 'num_layers', 'num_heads',
-                           'intermediate_size', 'embedding_size',
-                           'max_positions', 'type_vocab_size')
-                 if gen_fields[k] != getattr(gen, k)]
-      if differs:
-        raise InputError(
-            f'{sources[1][0]}: lm_jax\'s ELECTRA generator has hidden/64 '
-            'heads, an FFN of 4 x hidden and the discriminator\'s embeddings '
-            f'(§1.9); this one differs: {", ".join(differs)}')
-      o.share_embeddings = _same_embeddings(src, sources[1][0])
-
-
-def _same_embeddings(disc: str, gen: str) -> bool:
-  """Whether the two halves hold the same embeddings (ELECTRA shares them;
-  otherwise the pair keeps the generator's apart)."""
-  a = layouts.add_base_prefix(tensor_files.read_tensors(disc),
-                              'ElectraForPreTraining')
-  b = layouts.add_base_prefix(tensor_files.read_tensors(gen),
-                              'ElectraForMaskedLM')
-  names = [n for n in a if n.startswith('electra.embeddings.')
-           and not n.endswith('position_ids') and 'token_type_ids' not in n]
-  return all(n in b and a[n].shape == b[n].shape and np.array_equal(a[n], b[n])
-             for n in names)
+  if o.name == 'electra' and len(sources) == 2:
+    gen_fields = sources[1].fields
+    o.generator_hidden_fraction = (gen_fields['hidden_size']
+                                   / fields['hidden_size'])
+    o.generator_layer_fraction = (gen_fields['num_layers']
+                                  / fields['num_layers'])
+    gen = scaled_generator(from_model_config(config.model,
+                                             fields['vocab_size']),
+                           o.generator_hidden_fraction,
+                           o.generator_layer_fraction)
+    differs = [f'{k} {gen_fields[k]} (lm_jax: {getattr(gen, k)})'
+               for k in ('hidden_size', 'num_layers', 'num_heads',
+                         'intermediate_size', 'embedding_size',
+                         'max_positions', 'type_vocab_size')
+               if gen_fields[k] != getattr(gen, k)]
+    if differs:
+      raise InputError(
+          f'{sources[1].folder}: lm_jax\'s ELECTRA generator has hidden/64 '
+          'heads, an FFN of 4 x hidden and the discriminator\'s embeddings '
+          f'(§1.9); this one differs: {", ".join(differs)}')
+    # ELECTRA shares the embeddings; halves that differ keep their own.
+    disc, gen = (source.tensors for source in sources)
+    o.share_embeddings = all(
+        name in gen and np.array_equal(tensor, gen[name])
+        for name, tensor in disc.items()
+        if name.startswith('electra.embeddings.')
+        and not layouts.is_buffer(name))
 
 
 def _write_workdir(config, tokenizer, vocab_id: str, vocab_file: str,
@@ -391,18 +402,19 @@ def _write_workdir(config, tokenizer, vocab_id: str, vocab_file: str,
     if config.objective.name == 'electra':
       parts = _electra_parts(config, vocab_size)[:len(sources)]
     else:
-      parts = parts_of(config, vocab_size, sources[0][0])
+      parts = parts_of(config, vocab_size, sources[0].folder)
     converted, filled = {}, set()
     problems = []
-    for part, (folder, architecture) in zip(parts, sources):
+    for part, source in zip(parts, sources):
       report = layouts.Report()
-      part = dataclasses.replace(part, architecture=architecture)
+      part = dataclasses.replace(part, architecture=source.architecture,
+                                 heads=source.heads)
       filled |= layouts.params_from_tensors(
-          part.links(), tensor_files.read_tensors(folder), shapes,
-          architecture, converted, report)
+          part.links(), source.tensors, shapes, source.architecture,
+          converted, report)
       if ignore_unused:
         report.extra = []
-      problems += [f'{folder}: {p}' for p in report.problems()]
+      problems += [f'{source.folder}: {p}' for p in report.problems()]
     fresh = sorted(set(shapes) - filled)
     if fresh and not init_missing:
       groups = sorted({'/'.join(p.split('/')[:2]) for p in fresh})
@@ -433,13 +445,14 @@ def _write_workdir(config, tokenizer, vocab_id: str, vocab_file: str,
       checkpointer.close()
   _write_config_file(os.path.join(staging, CONFIG_FILE), meta['config'],
                      vocab_file, sources)
-  return {'architecture': ' + '.join(a for _, a in sources),
+  return {'architecture': ' + '.join(source.architecture
+                                     for source in sources),
           'params': run_parts.num_params,
           'initialised': sorted({'/'.join(p.split('/')[:2]) for p in fresh})}
 
 
 def _write_config_file(path: str, config: dict, vocab_file: str, sources):
-  origin = ' and '.join(os.path.abspath(folder) for folder, _ in sources)
+  origin = ' and '.join(os.path.abspath(source.folder) for source in sources)
   with open(path, 'w', encoding='utf-8') as f:
     f.write(f'''"""The run config of the model lm_jax.convert made from
 {origin}.

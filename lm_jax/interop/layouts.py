@@ -137,14 +137,30 @@ _BUFFERS = re.compile(r'(position_ids|embeddings\.token_type_ids|'
                       r'attn\.bias|attn\.masked_bias)$')
 
 
+# Every head a family's checkpoints may hold.
+_FAMILY_HEADS = {
+    'bert': {'pooler', 'mlm', 'sentence', 'classifier', 'qa'},
+    'albert': {'pooler', 'mlm', 'sentence', 'classifier', 'qa'},
+    'electra': {'mlm', 'discriminator', 'classifier', 'qa'},
+    'distilbert': {'mlm', 'classifier', 'qa'}, 'gpt2': set()}
+
+
+def is_buffer(name: str) -> bool:
+  """A buffer (position ids, GPT-2's causal mask), not a parameter."""
+  return bool(_BUFFERS.search(name))
+
+
 def links(architecture: str, body: TransformerConfig, jax_body: str,
-          jax_embeddings: str = 'embeddings', jax_heads: dict | None = None
-          ) -> list[Link]:
+          jax_embeddings: str = 'embeddings', jax_heads: dict | None = None,
+          heads: set | None = None) -> list[Link]:
   """The links of HF class `architecture` over an lm_jax body whose stack
   is at `jax_body` and embeddings at `jax_embeddings`; `jax_heads` maps
-  the class's heads ('pooler', 'mlm', 'sentence', 'discriminator') to
-  where lm_jax keeps them."""
-  family, heads = ARCHITECTURES[architecture]
+  the heads ('pooler', 'mlm', 'sentence', 'discriminator', 'classifier',
+  'qa') to where lm_jax keeps them. `heads`: the heads the checkpoint
+  holds, when not its class's (a BertForMaskedLM checkpoint that kept
+  BERT's NSP head)."""
+  family, class_heads = ARCHITECTURES[architecture]
+  heads = class_heads if heads is None else heads
   base = BASE_PREFIX[family]
   jax_heads = jax_heads or {}
   entries = []  # (leaves, hf, kind, layer)
@@ -226,19 +242,36 @@ def links(architecture: str, body: TransformerConfig, jax_body: str,
           for leaves, hf, kind, layer in entries]
 
 
+def heads_in(architecture: str, body: TransformerConfig,
+             tensors: dict) -> set:
+  """The heads of the class's family whose tensors `tensors` hold (named
+  as `normalize_names` names them)."""
+  family = ARCHITECTURES[architecture][0]
+  probe = links(architecture, body, 'body', 'embeddings',
+                {h: f'head:{h}' for h in _FAMILY_HEADS[family]},
+                _FAMILY_HEADS[family])
+  return {link.leaves[0].split('/')[0][len('head:'):] for link in probe
+          if link.leaves[0].startswith('head:') and link.hf in tensors}
+
+
 def tied_names(architecture: str) -> list[tuple[str, str]]:
   """(copy, original) HF names of tied tensors the class may hold."""
   return _TIED[ARCHITECTURES[architecture][0]]
 
 
-def add_base_prefix(tensors: dict, architecture: str) -> dict:
-  """The tensors named as the heads' classes name them: a bare model's
-  checkpoint ('embeddings.word_embeddings.weight') given its class's
-  prefix ('bert.embeddings...')."""
+def normalize_names(tensors: dict, architecture: str) -> dict:
+  """The tensors named as current transformers names them: LayerNorms'
+  old `gamma`/`beta` (bert-base-uncased's files) as `weight`/`bias`, and a
+  bare model's checkpoint ('embeddings.word_embeddings.weight', GPT-2's
+  'h.0...') given the prefix the heads' classes use ('bert.embeddings...')."""
   base = BASE_PREFIX[ARCHITECTURES[architecture][0]]
-  if any(name.startswith(base + '.') for name in tensors):
-    return tensors
-  return {f'{base}.{name}': t for name, t in tensors.items()}
+  renamed = {re.sub(r'(LayerNorm|layer_norm|ln_\w+)\.gamma$', r'\1.weight',
+                    re.sub(r'(LayerNorm|layer_norm|ln_\w+)\.beta$',
+                           r'\1.bias', name)): t
+             for name, t in tensors.items()}
+  if any(name.startswith(base + '.') for name in renamed):
+    return renamed
+  return {f'{base}.{name}': t for name, t in renamed.items()}
 
 
 # The moves. `shape` is the lm_jax array's (one layer's, for a stack).
@@ -320,12 +353,12 @@ class Report:
 def params_from_tensors(model_links: list[Link], tensors: dict,
                         shapes: dict[str, tuple[int, ...]], architecture: str,
                         out: dict[str, np.ndarray], report: Report) -> set:
-  """Fills `out` (lm_jax leaf path -> array, f32) from the HF `tensors`;
+  """Fills `out` (lm_jax leaf path -> array, f32) from the HF `tensors`
+  (named by `normalize_names`);
   returns the leaves it filled completely. Names that are not linked,
   tensors of the wrong shape and untied copies go to `report`. A leaf
   filled twice (ELECTRA's shared embeddings, from both halves) must get the
   same values."""
-  tensors = add_base_prefix(tensors, architecture)
   linked = {link.hf for link in model_links}
   for copy, original in tied_names(architecture):
     if copy in tensors:
@@ -334,7 +367,7 @@ def params_from_tensors(model_links: list[Link], tensors: dict,
         report.untied.append(copy)
       linked.add(copy)
   report.extra += sorted(name for name in tensors
-                         if name not in linked and not _BUFFERS.search(name))
+                         if name not in linked and not is_buffer(name))
   filled_layers: dict[str, set] = {}
   for link in model_links:
     if link.hf not in tensors:
