@@ -1,5 +1,6 @@
 """Tests run on the CPU backend with 8 simulated devices, so meshes such as
 data=2 x fsdp=2 x tensor=2 compile and run as they would on 8 chips."""
+import importlib
 import os
 import sys
 
@@ -7,6 +8,14 @@ os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
                            ' --xla_force_host_platform_device_count=8')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+# TensorFlow's libraries break a later import of triton, which a CUDA build of
+# PyTorch loads when transformers' models are imported (the parity tests):
+# import it before anything loads TensorFlow, where it is installed.
+try:
+  importlib.import_module('triton')
+except ImportError:
+  pass
 
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
