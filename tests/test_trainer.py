@@ -7,7 +7,6 @@ import pytest
 
 from lm_jax import trainer
 from lm_jax.errors import InputError
-from tests.conftest import load_config
 
 quiet = lambda line: None
 
@@ -22,18 +21,17 @@ def checkpoint_steps(workdir):
                 if d.isdigit())
 
 
-def test_tiny_config_learns_on_the_default_corpus(tmp_path):
+def test_tiny_config_learns_on_the_default_corpus(tiny_runs):
   """configs/electra_small.py:tiny, as shipped: the loss goes down and several
   checkpoints are written."""
-  config = load_config('tiny')
-  trainer.run(config, str(tmp_path), print_fn=quiet)
-  logged = rows(tmp_path)
+  workdir = tiny_runs('electra_small')
+  logged = rows(workdir)
   assert [r['step'] for r in logged] == list(range(25, 301, 25))
   mean = lambda key, part: sum(r[key] for r in part) / len(part)
   early, late = logged[:3], logged[-3:]
   assert mean('loss', late) < mean('loss', early) - 0.5
   assert mean('mlm_accuracy', late) > mean('mlm_accuracy', early) + 0.03
-  assert checkpoint_steps(tmp_path) == [100, 200, 300]
+  assert checkpoint_steps(workdir) == [100, 200, 300]
   for r in logged:
     assert {'step', 'loss', 'mlm_loss', 'disc_loss', 'disc_accuracy',
             'learning_rate', 'grad_norm'} <= set(r)

@@ -24,6 +24,7 @@ import shutil
 import tempfile
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from flax import traverse_util
@@ -229,7 +230,7 @@ def to_hf(src: str, dst: str, *, dtype: str = 'float32',
       tensors = layouts.tensors_from_params(part.links(), params)
       tensor_files.write_safetensors(
           os.path.join(folder, tensor_files.SAFETENSORS),
-          {k: v.astype(dtype) for k, v in tensors.items()})
+          {k: v.astype(jnp.dtype(dtype)) for k, v in tensors.items()})
       config = hf_configs.hf_config(part.body, part.architecture,
                                     _special_ids(lm.tokenizer, data.tokenizer))
       config.update(_head_settings(lm.config), torch_dtype=dtype,

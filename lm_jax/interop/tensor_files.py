@@ -8,6 +8,7 @@ PyTorch, which is optional (`pip install -e '.[hf]'`).
 import json
 import os
 
+import ml_dtypes
 import numpy as np
 
 from lm_jax.errors import InputError
@@ -61,13 +62,15 @@ def _safetensors(path: str) -> dict[str, np.ndarray]:
     raise InputError(f'cannot read {path}: {message}') from None
 
 
+# safetensors' dtype names; bfloat16 is ml_dtypes' (what JAX uses), which
+# safetensors' numpy functions do not know, so files are read and written here.
+_DTYPES = {'BF16': ml_dtypes.bfloat16, 'F16': np.float16, 'F32': np.float32,
+           'F64': np.float64, 'I64': np.int64, 'I32': np.int32,
+           'I16': np.int16, 'I8': np.int8, 'U8': np.uint8, 'BOOL': np.bool_}
+
+
 def _safetensors_bf16(path: str) -> dict[str, np.ndarray]:
-  """safetensors' numpy reader has no bfloat16: read raw bytes as
-  ml_dtypes' bfloat16 (what JAX uses)."""
-  import ml_dtypes  # pylint: disable=g-import-not-at-top
-  dtypes = {'BF16': ml_dtypes.bfloat16, 'F16': np.float16, 'F32': np.float32,
-            'F64': np.float64, 'I64': np.int64, 'I32': np.int32,
-            'U8': np.uint8, 'BOOL': np.bool_}
+  """A safetensors file holding bfloat16 tensors."""
   with open(path, 'rb') as f:
     size = int.from_bytes(f.read(8), 'little')
     header = json.loads(f.read(size))
@@ -78,7 +81,7 @@ def _safetensors_bf16(path: str) -> dict[str, np.ndarray]:
       continue
     start, end = info['data_offsets']
     tensors[name] = np.frombuffer(
-        data[start:end], dtype=dtypes[info['dtype']]).reshape(info['shape'])
+        data[start:end], dtype=_DTYPES[info['dtype']]).reshape(info['shape'])
   return tensors
 
 
@@ -101,8 +104,20 @@ def _pytorch(path: str) -> dict[str, np.ndarray]:
 
 
 def write_safetensors(path: str, tensors: dict[str, np.ndarray]) -> None:
-  """Writes `tensors` as a safetensors file in PyTorch's format (what
-  `from_pretrained` expects)."""
-  from safetensors.numpy import save_file  # pylint: disable=g-import-not-at-top
-  save_file({name: np.ascontiguousarray(t) for name, t in tensors.items()},
-            path, metadata={'format': 'pt'})
+  """Writes `tensors` (float32, float16 or bfloat16) as a safetensors file in
+  PyTorch's format (what `from_pretrained` expects): a little-endian header
+  size, the JSON header padded to 8 bytes, then each tensor's bytes."""
+  names = {np.dtype(dtype): name for name, dtype in _DTYPES.items()}
+  header, offset = {'__metadata__': {'format': 'pt'}}, 0
+  for name, tensor in tensors.items():
+    header[name] = {'dtype': names[tensor.dtype], 'shape': list(tensor.shape),
+                    'data_offsets': [offset, offset + tensor.nbytes]}
+    offset += tensor.nbytes
+  text = json.dumps(header, separators=(',', ':')).encode('utf-8')
+  text += b' ' * (-len(text) % 8)
+  with open(path, 'wb') as f:
+    f.write(len(text).to_bytes(8, 'little'))
+    f.write(text)
+    for tensor in tensors.values():
+      f.write(np.ascontiguousarray(tensor).astype(
+          tensor.dtype.newbyteorder('<'), copy=False).tobytes())
