@@ -69,12 +69,10 @@ CASES = {
         vocab_size=V, hidden_size=48, num_hidden_layers=3,
         num_attention_heads=3, intermediate_size=64, hidden_act='gelu_new',
         max_position_embeddings=64)),
+    # Layers 0 and 1 share group 0, layer 2 has group 1.
     'albert': lambda: T.AlbertForPreTraining(T.AlbertConfig(
         vocab_size=V, embedding_size=16, hidden_size=32, num_hidden_layers=3,
         num_attention_heads=4, intermediate_size=37, num_hidden_groups=2)),
-    'albert_one_group': lambda: T.AlbertForPreTraining(T.AlbertConfig(
-        vocab_size=V, embedding_size=8, hidden_size=24, num_hidden_layers=3,
-        num_attention_heads=2, intermediate_size=30, hidden_dropout_prob=0.1)),
     'distilbert': lambda: T.DistilBertForMaskedLM(T.DistilBertConfig(
         vocab_size=V, dim=32, n_layers=2, n_heads=4, hidden_dim=37)),
     'electra_generator': lambda: T.ElectraForMaskedLM(T.ElectraConfig(
@@ -134,9 +132,11 @@ def _hf_outputs(folder, ids, mask, segments):
 
 
 def _jax_outputs(workdir, ids, mask, segments, part=''):
-  """The same outputs from an lm_jax workdir; `part` picks an ELECTRA
-  pair's half ('generator'; default the discriminator)."""
-  lm = trained_lm.open_trained(workdir)
+  """The same outputs from an lm_jax workdir (or its `open_trained` model);
+  `part` picks an ELECTRA pair's half ('generator'; default the
+  discriminator)."""
+  lm = (trained_lm.open_trained(workdir) if isinstance(workdir, str)
+        else workdir)
   name = lm.config.objective.name
   variables = {'params': lm.params}
   if name == 'distillation':  # the student
@@ -277,10 +277,9 @@ def test_gpt2_converts_and_generates_the_same_tokens(tmp_path):
   converter.from_hf(folder, workdir)
   ids, mask, segments = _inputs(vocab_size)
   mask = np.ones_like(mask)  # GPT-2 reads right padding as text
-  _assert_close(_jax_outputs(workdir, ids, mask, segments),
-                _hf_outputs(folder, ids, mask, segments), mask)
-
   lm = trained_lm.open_causal_lm(workdir)
+  _assert_close(_jax_outputs(lm, ids, mask, segments),
+                _hf_outputs(folder, ids, mask, segments), mask)
   prompts = [list(map(int, ids[0, :5])), list(map(int, ids[1, :3]))]
   ours = generation.generate(lm.body, lm.params, prompts,
                              generation.Settings(max_new_tokens=12),
@@ -329,7 +328,7 @@ def test_lm_jax_pretrained_model_exports_with_the_same_outputs(
                             if name == 'electra_small' else [])
   for part, folder in folders:
     theirs = _hf_outputs(str(tmp_path / folder), ids, mask, segments)
-    assert _assert_close(_jax_outputs(workdir, ids, mask, segments, part),
+    assert _assert_close(_jax_outputs(lm, ids, mask, segments, part),
                          theirs, mask) == set(theirs)
   tokenizer = T.AutoTokenizer.from_pretrained(str(tmp_path / 'hf'))
   text = 'It was the best of times, it was the worst of times.'

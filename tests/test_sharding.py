@@ -64,7 +64,7 @@ def test_data_fsdp_tensor_mesh_matches_one_device(micro_config, tmp_path,
   micro_config.train.log_every = 1
   micro_config.model.dropout_rate = 0.0
   micro_config.model.attention_dropout_rate = 0.0
-  micro_config.data.vocab_size = 1024  # divides tensor=2
+  # micro_config's vocabulary (1,000 pieces) divides tensor=2.
   micro_config.mesh.data, micro_config.mesh.fsdp, micro_config.mesh.tensor = 2, 2, 2
   trainer.run(micro_config, str(tmp_path / 'mesh'), print_fn=lambda line: None)
 

@@ -216,10 +216,7 @@ def to_hf(src: str, dst: str, *, dtype: str = 'float32',
             traverse_util.flatten_dict(lm.params, sep='/').items()}
   used = {leaf for part in parts for link in part.links()
           for leaf in link.leaves}
-  unused = sorted({path.split('/')[0] for path in params
-                   if path not in used and not path.startswith('student/')}
-                  | {'/'.join(path.split('/')[:2]) for path in params
-                     if path not in used and path.startswith('student/')})
+  unused = sorted({_module_of(path) for path in params if path not in used})
   notes = [f'not written (no Hugging Face class holds it): {name}'
            for name in unused]
   data = lm.config.data
@@ -233,8 +230,7 @@ def to_hf(src: str, dst: str, *, dtype: str = 'float32',
           {k: v.astype(jnp.dtype(dtype)) for k, v in tensors.items()})
       config = hf_configs.hf_config(part.body, part.architecture,
                                     _special_ids(lm.tokenizer, data.tokenizer))
-      config.update(_head_settings(lm.config), torch_dtype=dtype,
-                    lm_jax_source=os.path.abspath(src), lm_jax_step=lm.step)
+      config.update(_head_settings(lm.config), dtype=dtype)
       with open(os.path.join(folder, hf_configs.CONFIG), 'w',
                 encoding='utf-8') as f:
         json.dump(config, f, indent=2)
@@ -244,6 +240,13 @@ def to_hf(src: str, dst: str, *, dtype: str = 'float32',
   for part in parts:
     log(f'Wrote {part.architecture} to {os.path.join(dst, part.subfolder)}')
   return notes
+
+
+def _module_of(path: str) -> str:
+  """The top module of a parameter path ('span_boundary_head'; a
+  distillation student's 'student/projection')."""
+  parts = path.split('/')
+  return '/'.join(parts[:2] if parts[0] == 'student' else parts[:1])
 
 
 def _head_settings(config) -> dict:
@@ -307,6 +310,9 @@ def from_hf(src: str, dst: str, *, generator: str | None = None,
     name = ('bert_base.py' if objective_name == 'mlm' and family == 'electra'
             else recipes.get(fields['hidden_size'], recipes[None]))
     recipe = os.path.join(CONFIGS, name)
+    if not os.path.isfile(recipe):
+      raise InputError(f'the default recipe {recipe} is not here (configs/ '
+                       'comes with the source tree); pass --recipe=FILE.py')
   config = load_config_file(recipe)
   if config.objective.name != objective_name:
     raise InputError(f'{recipe} trains a {config.objective.name!r} model; a '
@@ -334,8 +340,6 @@ def from_hf(src: str, dst: str, *, generator: str | None = None,
     summary = _write_workdir(config, tokenizer, vocab_id, vocab.filename,
                              sources, staging, dst, init_missing,
                              ignore_unused)
-    config.data.vocab_path = os.path.join(
-        os.path.abspath(dst), checkpointing.VOCABULARY, vocab.filename)
   log(f'Wrote {summary["architecture"]} ({summary["params"]:,} parameters) '
       f'to {dst}')
   return summary
