@@ -358,6 +358,31 @@ def test_bert_tokenizer_files_give_hf_ids(tmp_path):
         'input_ids'], text
 
 
+def test_wordpiece_tokenizer_json_gives_hf_ids(tmp_path):
+  """A BERT folder whose only vocabulary is a tokenizer.json (WordPiece):
+  lm_jax reads the vocab.txt inside it and gives HF's ids."""
+  from data_pipelines import tokenizers
+  from lm_jax.interop import hf_tokenizers
+  folder = str(tmp_path / 'hf')
+  os.makedirs(folder)
+  _bert_vocab(folder)
+  T.BertTokenizer.from_pretrained(folder, do_lower_case=True).save_pretrained(
+      str(tmp_path / 'json'))
+  for name in os.listdir(tmp_path / 'json'):
+    if name != 'tokenizer.json':
+      os.remove(tmp_path / 'json' / name)
+  vocab = hf_tokenizers.read_vocabulary(str(tmp_path / 'json'), 'bert')
+  assert (vocab.kind, vocab.filename, vocab.lowercase) == ('wordpiece',
+                                                           'vocab.txt', True)
+  (tmp_path / 'vocab.txt').write_bytes(vocab.content)
+  ours = tokenizers.load_tokenizer('wordpiece', str(tmp_path / 'vocab.txt'),
+                                   True)
+  theirs = T.AutoTokenizer.from_pretrained(str(tmp_path / 'json'))
+  for text in (MULTILINGUAL, 'H\u00E9llo unwanted running,', 'ah\u535A\u63A8zz'):
+    assert ours.encode(text) == theirs(text, add_special_tokens=False)[
+        'input_ids'], text
+
+
 # Bad input: one line, nothing written.
 
 
