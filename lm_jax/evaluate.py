@@ -81,8 +81,7 @@ def evaluate(workdir: str, data: str, *, task: str = 'lm',
   """Evaluates the workdir's latest checkpoint on `data`; returns the
   figures and writes them to WORKDIR/eval_results.json (see the module
   docstring for what each objective and task reports)."""
-  lm = open_trained(workdir, print_fn,
-                    CAUSAL_OBJECTIVE if task == 'bleu' else None)
+  lm = open_trained(workdir, CAUSAL_OBJECTIVE if task == 'bleu' else None)
   step, name = lm.step, lm.config.objective.name
   causal = name == CAUSAL_OBJECTIVE
   if causal and max_batches:

@@ -57,7 +57,7 @@ class TrainedLM:
     return math.prod(self.mesh.shape[a] for a in sharding.BATCH_AXES)
 
 
-def open_trained(workdir: str, log=lambda line: None,
+def open_trained(workdir: str,
                  objective: str | None = None) -> TrainedLM:
   """The model of `workdir`'s latest checkpoint, whatever its objective (or
   only `objective`'s: another is refused before anything is built).
@@ -129,12 +129,12 @@ def _fine_tuned_vocabulary(config, meta: dict) -> None:
         config.data[key] = pretrained['config']['data'][key]
 
 
-def open_causal_lm(workdir: str, log=lambda line: None) -> TrainedLM:
+def open_causal_lm(workdir: str) -> TrainedLM:
   """The causal LM of `workdir`'s latest checkpoint; an encoder's workdir
   is refused in one line."""
   if not workdir:
     raise InputError('set --workdir=WORKDIR of a causal LM pretraining run')
-  return open_trained(workdir, log, CAUSAL_OBJECTIVE)
+  return open_trained(workdir, CAUSAL_OBJECTIVE)
 
 
 def continue_prompts(lm: TrainedLM, prompts: list[str],

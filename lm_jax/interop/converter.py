@@ -210,7 +210,7 @@ def to_hf(src: str, dst: str, *, dtype: str = 'float32',
   """Writes the model of workdir `src` as HF folder(s) under `dst`; returns
   notes on what HF has no place for (SpanBERT's SBO head)."""
   _check_destination(dst, src)
-  lm = trained_lm.open_trained(src, log)
+  lm = trained_lm.open_trained(src)
   parts = parts_of(lm.config, lm.tokenizer.vocab_size, src)
   params = {path: np.asarray(jax.device_get(leaf)) for path, leaf in
             traverse_util.flatten_dict(lm.params, sep='/').items()}
