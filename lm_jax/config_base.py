@@ -200,6 +200,23 @@ def finetuning_config() -> ml_collections.ConfigDict:
   #   the threshold that maximises dev F1 is reported as well
   c.objective.lm_coef = 0.5  # a causal body (GPT-1): + lm_coef * LM loss
 
+  # Parameter-efficient fine-tuning (lm_jax/finetuning/peft.py, §1.12-1.13):
+  # what trains besides the head. 'none' (everything), 'adapter', 'lora',
+  # 'prefix'; the run's checkpoints then hold only those parameters.
+  c.peft = 'none'
+  # Pretrained parameters also kept fixed, comma-separated: 'embeddings',
+  # 'layers:K' (the first K layers), 'body' (all: a linear probe).
+  c.freeze = ''
+  c.adapter = ml_collections.ConfigDict()
+  c.adapter.size = 64  # Houlsby's bottleneck (the paper sweeps 8, 64, 256)
+  c.lora = ml_collections.ConfigDict()
+  c.lora.rank = 8
+  c.lora.alpha = 16.0  # the update is scaled by alpha / rank
+  c.lora.targets = 'query,value'  # of query, key, value, output (Hu et al.)
+  c.prefix = ml_collections.ConfigDict()
+  c.prefix.length = 5  # P keys and values per layer (Li & Liang's README)
+  c.prefix.hidden = 512  # the reparameterisation MLP's width; 0: none
+
   c.model = ml_collections.ConfigDict()  # over the pretrained model's section
   c.model.dropout_rate = 0.1
   c.model.attention_dropout_rate = 0.1
@@ -221,7 +238,8 @@ def finetuning_config() -> ml_collections.ConfigDict:
 
   c.optim = ml_collections.ConfigDict()
   c.optim.learning_rate = 0.0  # 0: the pretrained family's recipe by width
-  #   (ELECTRA 3e-4 Small, 1e-4 Base, 5e-5 Large; BERT 5e-5, 1e-4 below Base)
+  #   (ELECTRA 3e-4 Small, 1e-4 Base, 5e-5 Large; BERT 5e-5, 1e-4 below Base);
+  #   under PEFT the method's (adapter 3e-4, LoRA 5e-4, prefix 5e-5)
   c.optim.warmup_fraction = 0.1  # of the steps; then linear decay to 0
   c.optim.warmup_steps = 0  # derived from warmup_fraction
   c.optim.schedule = 'linear'
@@ -236,7 +254,7 @@ def finetuning_config() -> ml_collections.ConfigDict:
   c.optim.decay_all_params = False
   c.optim.trust_ratio = False
   c.optim.layer_decay = 0.0  # 0: the recipe's (ELECTRA 0.8, Large 0.9;
-  #   BERT family 1.0: no layer-wise decay)
+  #   BERT family and PEFT 1.0: no layer-wise decay)
   c.optim.min_lr_fraction = 0.0
 
   c.train = ml_collections.ConfigDict()

@@ -115,6 +115,9 @@ def scale_by_layer_decay(decay: float, num_layers: int,
     def scale(path, p):
       names = [k.key for k in path if isinstance(k, jax.tree_util.DictKey)]
       depth = layer_depth(names, num_layers, num_layer_groups)
+      if np.ndim(depth) and p.shape[0] < num_layers:
+        depth = depth[num_layers - p.shape[0]:]  # the top layers of a stack
+        #   whose first ones are frozen (lm_jax.partition)
       factor = np.asarray(decay ** (num_layers + 1 - np.asarray(depth)),
                           np.float32)
       return factor.reshape(factor.shape + (1,) * (p.ndim - factor.ndim))

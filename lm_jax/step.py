@@ -3,14 +3,16 @@
 One step for every objective: the objective's loss is the only part that
 knows which model it trains. Randomness comes from fold_in(key, step), so a
 resumed run draws the same dropout masks and generator samples. `frozen`
-holds parameters the loss reads but never trains (a distillation teacher):
-they get no gradient and no optimizer state.
+holds parameters the loss reads but never trains (a distillation teacher, a
+fine-tuned body under PEFT): they get no gradient and no optimizer state; the
+loss sees them merged with the trained ones (`partition.merge`).
 """
 import functools
 
 import jax
 import optax
 
+from lm_jax import partition
 from lm_jax.train_state import TrainState
 
 
@@ -18,7 +20,8 @@ def train_step(state: TrainState, batch: dict, frozen, *, model, loss_fn, tx,
                schedule, seed: int, objective_cfg):
   rng = jax.random.fold_in(jax.random.key(seed), state.step)
   grad_fn = jax.value_and_grad(
-      lambda p: loss_fn(model, p, batch, rng, objective_cfg, frozen),
+      lambda p: loss_fn(model, partition.merge(p, frozen), batch, rng,
+                        objective_cfg),
       has_aux=True)
   (_, metrics), grads = grad_fn(state.params)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)

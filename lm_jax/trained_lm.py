@@ -57,14 +57,20 @@ class TrainedLM:
     return math.prod(self.mesh.shape[a] for a in sharding.BATCH_AXES)
 
 
-def open_trained(workdir: str,
-                 objective: str | None = None) -> TrainedLM:
+def open_trained(workdir: str, objective: str | None = None,
+                 backbone: str | None = None) -> TrainedLM:
   """The model of `workdir`'s latest checkpoint, whatever its objective (or
   only `objective`'s: another is refused before anything is built).
 
+  A fine-tuning run that trained only part of the model (PEFT: adapters,
+  LoRA, a prefix, frozen layers) keeps only that part; the rest is read from
+  its pretraining workdir, or from `backbone` when given (a copy moved
+  elsewhere), which must hold the same body. Several such runs on one body
+  share one copy of its frozen parameters.
+
   Raises InputError (one line) when the workdir is missing or holds no
-  checkpoint, holds another objective's model, or when its vocabulary is not
-  the one the checkpoint was trained with.
+  checkpoint, holds another objective's model, when its vocabulary is not
+  the one the checkpoint was trained with, or its body is not `backbone`.
   """
   if not workdir:
     raise InputError('set --workdir=WORKDIR of a pretraining run')
@@ -100,6 +106,9 @@ def open_trained(workdir: str,
                                  tokenizer.vocab_size, mesh, rules)
       params = checkpointer.restore_params(
           step, run_parts.restore_target().params)
+      if 'task' in config and run_parts.abstract_frozen:
+        params = run_parts.merge(params, _frozen_body(
+            run_parts, meta, workdir, backbone))
   finally:
     checkpointer.close()
   return TrainedLM(workdir=workdir, step=step, config=config,
@@ -114,6 +123,19 @@ def _objective(name: str):
   if name in objectives.OBJECTIVES:
     return objectives.OBJECTIVES[name]
   return get_objective(name)
+
+
+def _frozen_body(run_parts, meta: dict, workdir: str, body_workdir):
+  """The frozen part of a fine-tuning run's body, from its pretraining
+  workdir (or `body_workdir`), checked to be the body it was trained on."""
+  from lm_jax.finetuning import backbone  # pylint: disable=g-import-not-at-top
+  pretrained, _ = backbone.open_pretrained(body_workdir
+                                           or meta['init_checkpoint'])
+  backbone.check_same_body(meta.get('backbone'), pretrained, workdir)
+  if pretrained.vocab_id != meta['vocab_id']:
+    raise InputError(f'{workdir} was trained with another vocabulary than '
+                     f'{pretrained.workdir}\'s')
+  return backbone.restore_body(run_parts, pretrained, share=True)[1]
 
 
 def _fine_tuned_vocabulary(config, meta: dict) -> None:

@@ -68,7 +68,7 @@ def run(config, workdir: str, *, print_fn=_print_now) -> dict:
         f'{frozen_note}, vocabulary {train_input.vocab_size:,}, '
         f'{train_input.summary}')
     frozen = {}
-    if objective.frozen_keys:
+    if objective.restore_frozen is not None:
       frozen = objective.restore_frozen(config, run_parts.frozen_target(),
                                         train_input.vocab_id)
 

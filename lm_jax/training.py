@@ -8,10 +8,11 @@ import dataclasses
 from typing import Any, Callable
 
 import flax.linen as nn
+from flax import traverse_util
 import jax
 import jax.numpy as jnp
 
-from lm_jax import optim, sharding
+from lm_jax import optim, partition, sharding
 from lm_jax.objectives import Objective
 from lm_jax.step import jit_train_step
 from lm_jax.train_state import TrainState
@@ -22,15 +23,21 @@ class Training:
   model: nn.Module
   abstract_state: TrainState  # ShapeDtypeStructs
   state_shardings: TrainState  # NamedShardings
-  abstract_frozen: Any  # frozen parameters (a teacher), {} for most objectives
+  # Frozen parameters (a distillation teacher, a fine-tuned body under PEFT;
+  # see `partition`), {} when everything trains.
+  abstract_frozen: Any
   frozen_shardings: Any
+  # The whole parameter tree, trainable and frozen, and its shardings.
+  abstract_params: Any
+  param_shardings: Any
+  frozen_rule: partition.Rule
   batch_sharding: jax.sharding.NamedSharding
   # jitted; (rng, frozen) -> sharded state
   init: Callable[[jax.Array, Any], TrainState]
   # jitted, donating the state; (state, batch, frozen) -> (state, metrics)
   step: Callable[[TrainState, dict, Any], tuple[TrainState, dict]]
   # jitted, deterministic; (params, batch) -> (sums, scored), see
-  # `Objective.evaluate`
+  # `Objective.evaluate`; params as laid out by the caller
   evaluate: Callable[[Any, dict], tuple[dict, dict]]
   replicated_dims: list[str]  # parameter dims too small to split
 
@@ -50,6 +57,18 @@ class Training:
     """Abstract frozen parameters carrying their shardings."""
     return _with_shardings(self.abstract_frozen, self.frozen_shardings)
 
+  def params_target(self) -> Any:
+    """The whole abstract parameter tree carrying its shardings."""
+    return _with_shardings(self.abstract_params, self.param_shardings)
+
+  def split(self, params) -> tuple[Any, Any]:
+    """A whole parameter tree -> (trainable, frozen)."""
+    return partition.split(params, self.frozen_rule)
+
+  def merge(self, trainable, frozen) -> Any:
+    """(trainable, frozen) -> the whole parameter tree."""
+    return partition.merge(trainable, frozen)
+
 
 def _with_shardings(abstract, shardings):
   return jax.tree.map(
@@ -63,16 +82,14 @@ def build(config, objective: Objective, vocab_size: int, mesh,
   tx, schedule = optim.make_optimizer(
       config.optim, config.train.num_steps, config.model.num_layers,
       config.model.num_layer_groups)
-  frozen_keys = objective.frozen_keys
-
-  def split(variables):
-    trainable = {k: v for k, v in variables.items() if k not in frozen_keys}
-    return trainable, {k: v for k, v in variables.items() if k in frozen_keys}
+  rule = (partition.nothing_frozen if objective.frozen is None
+          else objective.frozen(config))
 
   def variables(rng):
     """(trainable, frozen) parameters, boxed with their logical names."""
-    return split(model.init({'params': rng, 'dropout': rng},
-                            *objective.init_inputs(config))['params'])
+    return partition.split(model.init({'params': rng, 'dropout': rng},
+                                      *objective.init_inputs(config))['params'],
+                           rule)
 
   def state_of(params):
     return TrainState(step=jnp.zeros((), jnp.int32), params=params,
@@ -101,6 +118,13 @@ def build(config, objective: Objective, vocab_size: int, mesh,
                                                   logical_shardings[0])
   frozen_shardings, frozen_notes = sharding.fit_to_shapes(
       abstract[1], logical_shardings[1])
+  # The whole tree's layout: a leaf split in two is laid out as its halves
+  # (the layers axis is never split over the mesh).
+  abstract_params = jax.eval_shape(partition.merge, abstract[0].params,
+                                   abstract[1])
+  param_shardings = traverse_util.unflatten_dict({
+      **traverse_util.flatten_dict(frozen_shardings),
+      **traverse_util.flatten_dict(state_shardings.params)})
   batch_sharding = sharding.batch_sharding(mesh)
   replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
   step = jit_train_step(
@@ -122,8 +146,10 @@ def build(config, objective: Objective, vocab_size: int, mesh,
       init=jax.jit(init, in_shardings=(None, frozen_shardings),
                    out_shardings=state_shardings),
       step=step,
-      evaluate=jax.jit(evaluate, in_shardings=(state_shardings.params,
-                                               batch_sharding),
-                       out_shardings=replicated),
+      # Parameters stay where they are (trained ones alone, or the whole
+      # tree), the batch comes laid out by `sharding.global_batch`.
+      evaluate=jax.jit(evaluate, out_shardings=replicated),
+      abstract_params=abstract_params, param_shardings=param_shardings,
+      frozen_rule=rule,
       replicated_dims=[n for n in notes if n.startswith('params/')]
       + frozen_notes)

@@ -127,8 +127,8 @@ def test_kl_is_zero_when_the_student_is_the_teacher(teacher):
                          if k != 'sentence_classifier'}
     batch = sharding.global_batch(
         objective.make_synthetic_batch(config, 8, seed=0), parts.batch_sharding)
-    _, metrics = objective.loss(parts.model, params, batch,
-                                jax.random.key(1), config.objective, frozen)
+    _, metrics = objective.loss(parts.model, dict(params, **frozen), batch,
+                                jax.random.key(1), config.objective)
   assert abs(float(metrics['kl_loss'])) < 1e-4
   assert abs(float(metrics['cosine_loss'])) < 1e-4
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import REPO
 from lm_jax import checkpointing, sharding, training
 from lm_jax.errors import InputError
-from lm_jax.finetuning import objectives, runner, tasks
+from lm_jax.finetuning import backbone, objectives, runner, tasks
 
 DATA = os.path.join(REPO, 'tests', 'data', 'tasks')
 
@@ -121,7 +121,7 @@ def test_pretrained_body_is_restored_exactly(tiny_runs, name, parts):
   workdir = tiny_runs(name)
   config = finetune_config('glue', task='sst2', init_checkpoint=workdir,
                            data_dir=os.path.join(DATA, 'glue', 'SST-2'))
-  pretrained, tokenizer = runner.open_pretrained(workdir)
+  pretrained, tokenizer = backbone.open_pretrained(workdir)
   task = tasks.get('sst2')
   data = task.load(config, tokenizer, lambda line: None)
   resolved = runner.resolve(config, task, data, pretrained)
@@ -131,7 +131,9 @@ def test_pretrained_body_is_restored_exactly(tiny_runs, name, parts):
     parts_ = training.build(resolved, objectives.OBJECTIVES['classification'],
                             pretrained.vocab_size, mesh, rules)
     state = parts_.init(jax.random.key(0), {})
-    params = runner._with_pretrained_body(state.params, parts_, pretrained)
+    params, frozen = backbone.restore_body(parts_, pretrained)
+    assert not frozen  # everything trains
+    params = dict(state.params, **params)
   assert set(pretrained.backbone_paths) == parts
   # Read each part back from the pretraining checkpoint under its own path.
   target = {}
@@ -157,8 +159,11 @@ def test_pretrained_body_is_restored_exactly(tiny_runs, name, parts):
 
 @pytest.mark.slow
 def test_resume_gives_the_uninterrupted_result(electra, tmp_path):
+  # Adapters above a frozen first layer: the state holds part of the stacked
+  # layers, the rest is read again from the body on resume.
   kwargs = dict(task='sst2', init_checkpoint=electra,
-                data_dir=os.path.join(DATA, 'glue', 'SST-2'))
+                data_dir=os.path.join(DATA, 'glue', 'SST-2'), peft='adapter',
+                freeze='layers:1')
   straight = run(finetune_config('glue', **kwargs), tmp_path / 'straight')
   assert run(finetune_config('glue', **kwargs, **{'train.stop_at_step': 3}),
              tmp_path / 'resumed') == {}
@@ -250,7 +255,7 @@ def test_recipe_follows_the_pretrained_family(tiny_runs, name, lr, decay):
   config.optim.layer_decay = 0.0
   config.train.num_epochs = 0.0
   config.train.num_steps = 0
-  pretrained, tokenizer = runner.open_pretrained(config.init_checkpoint)
+  pretrained, tokenizer = backbone.open_pretrained(config.init_checkpoint)
   task = tasks.get('rte')
   data = task.load(config, tokenizer, lambda line: None)
   resolved = runner.resolve(config, task, data, pretrained)

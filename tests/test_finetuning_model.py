@@ -82,7 +82,7 @@ def test_span_loss_is_the_mean_of_start_and_end_cross_entropy():
                start_position=jnp.array([1, 0]),
                end_position=jnp.array([3, 0]), weight=jnp.ones(2))
   loss, _ = objectives.loss(model, params, batch, jax.random.key(0),
-                            objective_cfg('span_qa'), {})
+                            objective_cfg('span_qa'))
   log_p = jax.nn.log_softmax(logits, axis=1)
   expected = -0.5 * np.mean([log_p[0, 1, 0] + log_p[0, 3, 1],
                              log_p[1, 0, 0] + log_p[1, 0, 1]])

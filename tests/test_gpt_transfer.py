@@ -13,7 +13,7 @@ import pytest
 
 from conftest import assert_one_line, load_named_config
 from lm_jax.errors import InputError
-from lm_jax.finetuning import objectives, runner, tasks
+from lm_jax.finetuning import backbone, objectives, runner, tasks
 from lm_jax.finetuning.model import FinetuneModel
 from lm_jax.models.model_config import from_model_config
 from test_finetune import DATA, finetune_config, run
@@ -27,7 +27,7 @@ def gpt1(tiny_runs):
 def test_rows_are_start_a_delimiter_b_extract(gpt1):
   config = finetune_config('glue', task='rte', init_checkpoint=gpt1,
                            data_dir=os.path.join(DATA, 'glue', 'RTE'))
-  pretrained, tokenizer = runner.open_pretrained(gpt1)
+  pretrained, tokenizer = backbone.open_pretrained(gpt1)
   row = runner.transfer_row(pretrained, tokenizer)
   v = pretrained.vocab_size
   assert (row.start, row.delimiter, row.end) == (v, v + 1, v + 2)
@@ -80,14 +80,14 @@ def test_the_loss_adds_half_the_lm_loss():
   batch = dict(ids=ids, segment_ids=ids, input_mask=mask,
                label=jnp.array([0, 1]), weight=jnp.ones(2))
   loss, metrics = objectives.loss(model, params, batch, jax.random.key(1),
-                                  config.objective, None)
+                                  config.objective)
   assert float(loss) == pytest.approx(float(metrics['head_loss'] + 0.5 * metrics['lm_loss']),
                                rel=1e-6)
   _, lm = model.apply({'params': params}, ids, ids, mask, with_lm=True)
   assert lm.shape == (2, 6, 53)  # the vocabulary and the three new tokens
   config.objective.lm_coef = 0.0
   loss, metrics = objectives.loss(model, params, batch, jax.random.key(1),
-                                  config.objective, None)
+                                  config.objective)
   assert 'lm_loss' not in metrics
 
 

@@ -9,6 +9,10 @@ Tasks: cola (MCC), sst2 (accuracy), mrpc and qqp (accuracy, F1), stsb
 accuracy), qnli, rte, wnli (accuracy). Test-set predictions are also
 written in the GLUE-server format (WORKDIR/glue_submission/).
 
+Parameter-efficient: `--config.peft=adapter|lora|prefix` trains only those
+parameters and the head, `--config.freeze=embeddings,layers:K|body` keeps
+pretrained parts fixed (lm_jax/finetuning/peft.py).
+
 Variants: `:bert` (BERT's run_classifier recipe: lr 5e-5, no layer-wise
 decay), `:gpt1` (GPT-1's transfer recipe, for a causal LM workdir: lr
 6.25e-5, warmup 0.2%, the auxiliary LM loss at 0.5; rows `start A

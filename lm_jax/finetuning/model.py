@@ -13,6 +13,10 @@ final states `h_BxLxH`:
   dropout, Dense(1), back to one score per choice [B, C] (§5 pitfall 28).
 Only the summary heads ('sequence', 'choice') use the pooler.
 
+Prefix tuning (§1.13) adds `prefix`: each layer's P keys and values, from
+an MLP over a P x H table while training (`prefix_hidden` > 0), or the
+folded values themselves (`key_values`, what a saved run keeps).
+
 A causal body (GPT-1 transfer, §2.7, §3.4) reads rows `start A delimiter B
 extract` whose three tokens are new: ids V, V+1, V+2 index
 `transfer_embeddings`, trained from N(0, 0.02). Its summary is the state of
@@ -20,6 +24,8 @@ the extract token, the row's last real token; its classifier starts N(0,
 0.02) as GPT-1's. `lm_logits` give the auxiliary language-model loss over
 the same rows (tied to the word table and the new tokens).
 """
+import math
+
 import flax.linen as nn
 import jax.numpy as jnp
 
@@ -31,6 +37,39 @@ from lm_jax.models.model_config import TransformerConfig
 
 HEADS = ('sequence', 'token', 'span', 'choice')
 TRANSFER_TOKENS = 3  # a causal body's start, delimiter, extract
+
+
+class Prefix(nn.Module):
+  """Prefix keys and values for every layer, [layers, 2, P, heads, head_dim].
+
+  While training (prefix_hidden > 0): Li & Liang's reparameterisation, a
+  P x H table -> Dense(prefix_hidden) -> tanh -> Dense(layers * 2 * H),
+  which trains more stably than the values themselves; folded afterwards
+  into `key_values` (prefix_hidden = 0), all inference needs.
+  """
+  config: TransformerConfig
+
+  @nn.compact
+  def __call__(self):
+    cfg = self.config
+    shape = (cfg.num_layers, 2, cfg.prefix_length, cfg.num_heads,
+             cfg.attention_head_dim)
+    if not cfg.prefix_hidden:
+      return self.param('key_values', normal_init(
+          cfg, ('layers', None, None, 'heads', 'kv')), shape, cfg.params_dtype)
+    table_PxH = self.param('embedding', normal_init(cfg, (None, 'embed')),
+                           (cfg.prefix_length, cfg.hidden_size),
+                           cfg.params_dtype)
+    dense = lambda width, names, name: nn.Dense(
+        width, dtype=jnp.float32, param_dtype=cfg.params_dtype,
+        kernel_init=normal_init(cfg, names), bias_init=zeros_init(names[1:]),
+        name=name)
+    h_PxM = jnp.tanh(dense(cfg.prefix_hidden, ('embed', None), 'mlp_in')(
+        table_PxH))
+    kv_PxX = dense(math.prod(shape[:2] + shape[3:]), (None, None),
+                   'mlp_out')(h_PxM)
+    return kv_PxX.reshape(cfg.prefix_length, *shape[:2], *shape[3:]
+                          ).transpose(1, 2, 0, 3, 4)
 
 
 class FinetuneModel(nn.Module):
@@ -47,6 +86,8 @@ class FinetuneModel(nn.Module):
       raise ValueError(f'unknown head {self.head!r}; use {", ".join(HEADS)}')
     self.embeddings = Embeddings(cfg, self.deterministic)
     self.encoder = Encoder(cfg, self.deterministic)
+    if cfg.prefix_length:
+      self.prefix = Prefix(cfg)
     if cfg.causal:
       self.transfer_embeddings = self.param(
           'transfer_embeddings', normal_init(cfg, (None, 'embed')),
@@ -71,9 +112,10 @@ class FinetuneModel(nn.Module):
   def encode(self, ids_BxL, segment_ids_BxL, input_mask_BxL):
     """Final hidden states [B, L, H]."""
     extra = self.transfer_embeddings if self.config.causal else None
+    prefix = self.prefix() if self.config.prefix_length else None
     return self.encoder(self.embeddings(ids_BxL, segment_ids_BxL,
                                         extra_table_NxE=extra),
-                        input_mask_BxL)
+                        input_mask_BxL, prefix_Lx2xPxNxD=prefix)
 
   def summary(self, h_BxLxH, input_mask_BxL):
     """One vector per input: the (pooled) state of [CLS], or a causal

@@ -19,6 +19,7 @@ and the head's outputs per row; task metrics are computed on the host.
 import jax.numpy as jnp
 import optax
 
+from lm_jax.finetuning import peft
 from lm_jax.finetuning.model import FinetuneModel
 from lm_jax.models.model_config import from_model_config
 from lm_jax.objectives import Objective
@@ -120,8 +121,7 @@ def _head_sums(name: str, out, batch: dict, weight_B, objective_cfg):
   return sums, {'start_logits': start_BxL, 'end_logits': end_BxL}
 
 
-def loss(model, params, batch: dict, rng, objective_cfg, frozen):
-  del frozen
+def loss(model, params, batch: dict, rng, objective_cfg):
   sums, _ = head_sums(model, params, batch, rng, objective_cfg)
   metrics = sums_lib.means(sums, eps=1e-8)
   if 'lm_loss' in metrics:
@@ -138,7 +138,7 @@ def evaluate(model, params, batch: dict, rng, objective_cfg):
 
 def _objective(name: str) -> Objective:
   return Objective(name=name, build_model=build_model, init_inputs=init_inputs,
-                   loss=loss, evaluate=evaluate)
+                   loss=loss, evaluate=evaluate, frozen=peft.frozen_rule)
 
 
 OBJECTIVES = {name: _objective(name) for name in _HEAD}

@@ -6,7 +6,6 @@ the best checkpoint, predictions and eval_results.json.
 Everything a step needs is pretraining's: the same jitted sharded step,
 optimizer, checkpointer, metric logger and loop (`trainer.loop`).
 """
-import dataclasses
 import json
 import math
 import os
@@ -16,60 +15,26 @@ import ml_collections
 from flax import traverse_util
 import numpy as np
 
-from data_pipelines import tokenizers, vocabulary
 from data_pipelines.sentences import RowTokens
 from data_pipelines.tasks import files
 from lm_jax import checkpointing, evaluation, sharding, trainer, training
 from lm_jax.errors import InputError
+from lm_jax.finetuning import backbone, peft
 from lm_jax.finetuning import batches as batches_lib
 from lm_jax.finetuning import metrics as metrics_lib
 from lm_jax.finetuning import objectives, tasks
+from lm_jax.finetuning.backbone import Pretrained
 from lm_jax.metrics import MetricLogger
 from lm_jax.models.model_config import from_model_config
-from lm_jax.objectives import get_objective
 
 BEST = checkpointing.BEST  # WORKDIR/best: the best main dev metric's parameters
-# A fine-tuning checkpoint resumes only under the same task, head and body.
-_MUST_MATCH = ('task', 'objective', 'model')
+# A fine-tuning checkpoint resumes only under the same task, head, body and
+# trained parameters.
+_MUST_MATCH = ('task', 'objective', 'model', 'peft', 'freeze')
 
 
 def _print_now(line: str) -> None:
   print(line, flush=True)
-
-
-@dataclasses.dataclass(frozen=True)
-class Pretrained:
-  """What fine-tuning takes from a pretraining workdir."""
-  workdir: str
-  step: int
-  config: ml_collections.ConfigDict
-  vocab_id: str
-  vocab_path: str
-  vocab_size: int
-  backbone_paths: dict  # part -> path in the pretraining parameter tree
-
-
-def open_pretrained(workdir: str) -> tuple[Pretrained, tokenizers.Tokenizer]:
-  if not workdir:
-    raise InputError('set --config.init_checkpoint=WORKDIR of a pretraining '
-                     'run')
-  checkpointer, step, meta = checkpointing.open_workdir(workdir)
-  checkpointer.close()
-  config = ml_collections.ConfigDict(meta['config'])
-  objective = get_objective(config.objective.name)
-  if objective.backbone_paths is None:
-    raise InputError(f'{workdir} was pretrained with objective '
-                     f'{config.objective.name!r}, which has no encoder to '
-                     'fine-tune')
-  vocab_path = checkpointing.vocabulary_path(workdir, meta)
-  tokenizer = tokenizers.load_tokenizer(config.data.tokenizer, vocab_path,
-                                        vocabulary.lowercases(config.data))
-  if tokenizer.vocab_size != meta['vocab_size']:
-    raise InputError(f'{vocab_path} has {tokenizer.vocab_size} entries, the '
-                     f'checkpoint {meta["vocab_size"]}')
-  return Pretrained(workdir, step, config, meta['vocab_id'], vocab_path,
-                    meta['vocab_size'], objective.backbone_paths(config)
-                    ), tokenizer
 
 
 def transfer_row(pretrained: Pretrained, tokenizer) -> RowTokens | None:
@@ -89,7 +54,8 @@ def run(config, workdir: str, *, print_fn=_print_now) -> dict:
   log = print_fn if jax.process_index() == 0 else lambda line: None
   _check(config)
   task = tasks.get(config.task)
-  pretrained, tokenizer = open_pretrained(config.init_checkpoint)
+  pretrained, tokenizer = backbone.open_pretrained(config.init_checkpoint)
+  peft.check(config, pretrained.config.model)
   log(f'Task: {task.name}, from {pretrained.workdir} (step {pretrained.step}, '
       f'{pretrained.config.objective.name})')
   data = task.load(config, tokenizer, log, transfer_row(pretrained, tokenizer))
@@ -152,6 +118,8 @@ def resolve(config, task, data, pretrained: Pretrained
   model = ml_collections.ConfigDict(pretrained.config.model.to_dict())
   for key, value in config.model.items():
     model[key] = value
+  for key, value in peft.model_fields(config).items():
+    model[key] = value
   c.model = model
   if c.data.seq_len > model.max_positions:
     raise InputError(f'data.seq_len {c.data.seq_len} exceeds the pretrained '
@@ -167,9 +135,11 @@ def resolve(config, task, data, pretrained: Pretrained
                             and 'pooler' in pretrained.backbone_paths)
   family = pretrained.config.objective.name
   if not c.optim.learning_rate:
-    c.optim.learning_rate = recipe_learning_rate(family, model.hidden_size)
+    c.optim.learning_rate = peft.LEARNING_RATES.get(
+        c.peft, recipe_learning_rate(family, model.hidden_size))
   if not c.optim.layer_decay:
-    c.optim.layer_decay = recipe_layer_decay(family, model.hidden_size)
+    c.optim.layer_decay = (1.0 if c.peft != 'none' else
+                           recipe_layer_decay(family, model.hidden_size))
   if not c.train.num_epochs:
     c.train.num_epochs = task.num_epochs
   train_rows = batches_lib.num_rows(data.train)
@@ -226,9 +196,13 @@ def _run_seed(config, workdir: str, task, data, pretrained: Pretrained, log
   with sharding.use(mesh, rules):
     run_parts = training.build(config, objective, pretrained.vocab_size,
                                mesh, rules)
-    log(f'Model: {task.name} head on {run_parts.num_params:,} parameters, '
+    total = run_parts.num_params + run_parts.num_frozen_params
+    log(f'Model: {task.name} head on {total:,} parameters, '
         f'{batches_lib.num_rows(data.train):,} training rows, {num_steps} '
         f'steps of {config.data.batch_size}')
+    log(f'Trainable: {run_parts.num_params:,} of {total:,} parameters '
+        f'({100 * run_parts.num_params / total:.2f}%; peft {config.peft}'
+        + (f', freeze {config.freeze}' if config.freeze else '') + ')')
     checkpointer = checkpointing.Checkpointer(
         os.path.join(workdir, checkpointing.CHECKPOINTS),
         every=config.train.checkpoint_every,
@@ -241,8 +215,12 @@ def _run_seed(config, workdir: str, task, data, pretrained: Pretrained, log
             'vocab_size': pretrained.vocab_size,
             'vocab_file': os.path.basename(pretrained.vocab_path),
             'init_checkpoint': pretrained.workdir,
-            'init_step': pretrained.step}
+            'init_step': pretrained.step,
+            'backbone': pretrained.describe()}
     try:
+      # The body: its trained part starts the state, its frozen part (PEFT)
+      # is read from the pretraining workdir, now and on every resume.
+      trained_body, frozen = backbone.restore_body(run_parts, pretrained)
       start_step = checkpointer.latest_step() or 0
       if start_step:
         trainer.check_resumable(checkpointer.read_meta(start_step), meta,
@@ -255,9 +233,11 @@ def _run_seed(config, workdir: str, task, data, pretrained: Pretrained, log
         state = checkpointer.restore(start_step, run_parts.restore_target())
         log(f'Resumed from the checkpoint at step {start_step}.')
       else:
-        state = run_parts.init(jax.random.key(config.train.seed), {})
-        state = state.replace(params=_with_pretrained_body(
-            state.params, run_parts, pretrained))
+        state = run_parts.init(jax.random.key(config.train.seed), frozen)
+        state = state.replace(params=traverse_util.unflatten_dict({
+            **traverse_util.flatten_dict(state.params),
+            **traverse_util.flatten_dict(trained_body)}))
+      del trained_body
       if host == 0:
         checkpointing.keep_vocabulary(pretrained.vocab_path, workdir)
 
@@ -272,15 +252,18 @@ def _run_seed(config, workdir: str, task, data, pretrained: Pretrained, log
 
       def evaluate(step, params):
         nonlocal best_score
-        results, outputs = _evaluate(task, data, config, run_parts, params)
+        results, outputs = _evaluate(task, data, config, run_parts,
+                                     run_parts.merge(params, frozen))
         logger.write_eval(step, results)
         last_eval.update(step=step, results=results, outputs=outputs)
         score = results[task.main_metric]
         if score > best_score:
           best_score = score
-          best.save(step, {'params': params},
-                    dict(meta, score=score, metric=task.main_metric),
-                    force=True)
+          # What the run trained, a prefix's MLP folded away (§1.13).
+          saved_params, saved_config = peft.folded(params, config)
+          best.save(step, {'params': saved_params},
+                    dict(meta, config=saved_config, score=score,
+                         metric=task.main_metric), force=True)
 
       local_batches = batches_lib.train_batches(
           {k: v for k, v in data.train.items()
@@ -289,7 +272,7 @@ def _run_seed(config, workdir: str, task, data, pretrained: Pretrained, log
           start_step=start_step, process_index=host, process_count=num_hosts)
       try:
         _, state = trainer.loop(
-            run_parts, state, {}, local_batches, start_step=start_step,
+            run_parts, state, frozen, local_batches, start_step=start_step,
             stop_step=stop_step, checkpointer=checkpointer, meta=meta,
             logger=logger, log=log, log_every=config.train.log_every,
             eval_every=config.train.eval_every, evaluate=evaluate)
@@ -302,7 +285,8 @@ def _run_seed(config, workdir: str, task, data, pretrained: Pretrained, log
                        best_step=best.latest_step(),
                        **{f'best_{task.main_metric}': best_score})
         # Every host computes (the step is global), the first one writes.
-        test_outputs = [_predict(split, config, run_parts, state.params)[1]
+        params = run_parts.merge(state.params, frozen)
+        test_outputs = [_predict(split, config, run_parts, params)[1]
                         for split in data.tests]
         if host == 0:
           task.write_predictions(workdir, data, last_eval['outputs'], config)
@@ -315,24 +299,6 @@ def _run_seed(config, workdir: str, task, data, pretrained: Pretrained, log
       checkpointer.close()
       best.close()
   return results
-
-
-def _with_pretrained_body(params, run_parts, pretrained: Pretrained):
-  """`params` with the pretrained embeddings, encoder (and pooler) restored
-  into them, laid out as the fine-tuning state's shardings."""
-  target = run_parts.restore_target().params
-  parts = {part: path for part, path in pretrained.backbone_paths.items()
-           if part in target}
-  item = traverse_util.unflatten_dict(
-      {path: target[part] for part, path in parts.items()})
-  checkpointer, step, _ = checkpointing.open_workdir(pretrained.workdir)
-  try:
-    restored = checkpointer.restore_params(step, item)
-  finally:
-    checkpointer.close()
-  subtrees = traverse_util.flatten_dict(
-      restored, is_leaf=lambda path, _: path in parts.values())
-  return dict(params, **{part: subtrees[path] for part, path in parts.items()})
 
 
 def _predict(split, config, run_parts, params) -> tuple[dict, dict]:

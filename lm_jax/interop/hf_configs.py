@@ -213,6 +213,10 @@ def check_expressible(body: TransformerConfig, family: str, what: str) -> None:
                     f'{body.hidden_size}')
   if body.activation not in _TO_HF_ACTIVATION:
     problems.append(f'activation={body.activation!r}')
+  problems.extend(f'{key}={getattr(body, key)} (parameter-efficient '
+                  'parameters have no place in its layout)'
+                  for key in ('adapter_size', 'lora_rank', 'prefix_length')
+                  if getattr(body, key))
   if problems:
     raise InputError(f'{what} cannot be written as a Hugging Face {family} '
                      f'model: {"; ".join(problems)}')

@@ -11,6 +11,7 @@ INIT_DISTRIBUTIONS = ('truncated_normal', 'normal')
 # distillation); 'xla' / 'cudnn': jax.nn.dot_product_attention (cuDNN's fused
 # flash attention on GPU), used where no attention dropout is drawn.
 ATTENTION_IMPLS = ('plain', 'xla', 'cudnn')
+LORA_TARGETS = ('query', 'key', 'value', 'output')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +57,20 @@ class TransformerConfig:
   # Width of each attention head; 0: hidden_size / num_heads. GPT-3 13B has
   # 40 heads of 128 in a width of 5140.
   head_dim: int = 0
+  # Parameter-efficient fine-tuning; all 0 (off) in pretraining.
+  # Houlsby adapters (§1.12): x + W2 act(W1 x) of this bottleneck after each
+  # sublayer's output projection, before its residual add and LayerNorm.
+  adapter_size: int = 0
+  # LoRA: W x + (lora_alpha / lora_rank) B A x on the attention projections
+  # named in lora_targets (of query, key, value, output).
+  lora_rank: int = 0
+  lora_alpha: float = 16.0
+  lora_targets: str = 'query,value'
+  # Prefix tuning (§1.13): prefix_length trained keys and values in front of
+  # every layer's attention; while training they come from an MLP of width
+  # prefix_hidden (the reparameterisation), 0 once folded into the values.
+  prefix_length: int = 0
+  prefix_hidden: int = 0
 
   def __post_init__(self):
     if not self.head_dim and self.hidden_size % self.num_heads:
@@ -70,10 +85,18 @@ class TransformerConfig:
         ('attention_impl', self.attention_impl, ATTENTION_IMPLS)):
       if value not in allowed:
         raise ValueError(f'unknown {name} {value!r}; use {", ".join(allowed)}')
+    unknown = set(self.lora_target_names) - set(LORA_TARGETS)
+    if self.lora_rank and unknown:
+      raise ValueError(f'unknown lora_targets {", ".join(sorted(unknown))}; '
+                       f'use {", ".join(LORA_TARGETS)}')
     if (self.share_layers != 'none'
         and not 0 < self.num_layer_groups <= self.num_layers):
       raise ValueError(f'num_layer_groups {self.num_layer_groups} must be in '
                        f'[1, num_layers={self.num_layers}]')
+
+  @property
+  def lora_target_names(self) -> tuple[str, ...]:
+    return tuple(t.strip() for t in self.lora_targets.split(',') if t.strip())
 
   @property
   def attention_head_dim(self) -> int:

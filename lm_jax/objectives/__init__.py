@@ -22,14 +22,17 @@ class Objective:
   build_model: Callable[..., Any]
   # (config) -> positional arguments of the model's __call__, for init
   init_inputs: Callable[..., tuple]
-  # (model, params, batch, rng, objective_cfg, frozen) -> (loss, metrics dict)
+  # (model, params, batch, rng, objective_cfg) -> (loss, metrics dict); params
+  # is the whole tree, frozen parameters included (see `frozen`)
   loss: Callable[..., Any]
   # (model, params, batch, rng, objective_cfg) -> (sums, outputs):
   # sums maps a metric to (numerator, denominator) over the batch, so held-out
   # figures are exact means over a whole set; outputs are per-row arrays:
   # (scores, labels, mask) for an AUC in pretraining, a fine-tuning head's
-  # predictions for its task's metrics. The model is deterministic;
-  # frozen parameters take no part: evaluation judges the trained model.
+  # predictions for its task's metrics. The model is deterministic; params
+  # are what the caller holds: the whole tree when parameters are frozen
+  # (a fine-tuning body), the trained part alone where they take no part
+  # (a distillation teacher).
   evaluate: Callable[..., Any]
   # The data side, for objectives trained on text (pretraining). Fine-tuning
   # objectives read labelled task files instead and leave these None.
@@ -44,12 +47,14 @@ class Objective:
   # (config) -> None; refuses a wrong combination of settings with InputError
   # before anything is built, and fills what the objective implies.
   check: Callable[..., None] = _no_check
-  # Frozen parameters (a distillation teacher): top-level parameter trees of
-  # the model that get no gradient and no optimizer state. `restore_frozen`
-  # (config, abstract frozen tree with shardings, vocab_id) loads them;
-  # `init_from_frozen` (params, frozen, config) -> params derives initial
-  # trainable values from them.
-  frozen_keys: tuple[str, ...] = ()
+  # Frozen parameters (a distillation teacher, a fine-tuned body under PEFT):
+  # (config) -> a `partition.Rule` saying which parameters (or which leading
+  # layers of a stacked leaf) get no gradient, no optimizer state and no
+  # place in the run's checkpoints; None: everything trains.
+  # `restore_frozen` (config, abstract frozen tree with shardings, vocab_id)
+  # loads them; `init_from_frozen` (params, frozen, config) -> params derives
+  # initial trainable values from them.
+  frozen: Callable[..., Any] | None = None
   restore_frozen: Callable[..., Any] | None = None
   init_from_frozen: Callable[..., Any] | None = None
   # (config) -> {backbone part: path in this objective's parameter tree}: the

@@ -67,8 +67,8 @@ def lm_sums(model: CausalLM, params, batch: dict, rng) -> dict:
                                   weights_BxT)
 
 
-def loss(model, params, batch, rng, objective_cfg, frozen=None):
-  del objective_cfg, frozen
+def loss(model, params, batch, rng, objective_cfg):
+  del objective_cfg
   metrics = sums_lib.means(lm_sums(model, params, batch, rng), EPS)
   total = metrics['lm_loss']
   return total, dict(metrics, loss=total, perplexity=jnp.exp(total))

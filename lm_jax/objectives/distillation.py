@@ -184,8 +184,7 @@ def _intermediates(tree, name):
       tree['encoder']['layers']['attention'][name][0])
 
 
-def _forward(model: DistillationModel, params, frozen, batch, rng,
-             objective_cfg):
+def _forward(model: DistillationModel, params, batch, rng, objective_cfg):
   """Student and teacher on the same masked input: final states and logits at
   every position, and the sown per-layer intermediates when matched."""
   o = objective_cfg
@@ -200,7 +199,7 @@ def _forward(model: DistillationModel, params, frozen, batch, rng,
                 logits_s=m.student.mlm_logits(h_s, all_positions_BxL),
                 logits_t=m.teacher.mlm_logits(h_t, all_positions_BxL))
 
-  variables = {'params': {**params, **frozen}}
+  variables = {'params': params}
   rngs = {'dropout': rng}
   if o.hidden_weight == 0 and o.attention_weight == 0:
     return model.apply(variables, method=forward, rngs=rngs), None
@@ -209,9 +208,10 @@ def _forward(model: DistillationModel, params, frozen, batch, rng,
   return out, state['intermediates']
 
 
-def loss(model: DistillationModel, params, batch, rng, objective_cfg, frozen):
+def loss(model: DistillationModel, params, batch, rng, objective_cfg):
+  """`params` holds the student and the (frozen) teacher."""
   o = objective_cfg
-  out, inter = _forward(model, params, frozen, batch, rng, o)
+  out, inter = _forward(model, params, batch, rng, o)
   token_BxL = batch['input_mask'].astype(jnp.float32)
   tokens = jnp.sum(token_BxL) + 1e-6
   logits_t = jax.lax.stop_gradient(out['logits_t'])
@@ -277,6 +277,7 @@ OBJECTIVE = Objective(
     make_example_builder=mlm.make_example_builder,
     examples_id=mlm.examples_id, make_masker=mlm.make_masker,
     make_synthetic_batch=mlm.make_synthetic_batch, check=check,
-    frozen_keys=(TEACHER,), restore_frozen=restore_frozen,
+    frozen=lambda config: lambda path: path[0] == TEACHER,
+    restore_frozen=restore_frozen,
     init_from_frozen=init_from_frozen,
     backbone_paths=lambda config: mlm.backbone_paths(config, ('student',)))

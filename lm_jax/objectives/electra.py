@@ -99,8 +99,7 @@ def _forward(model: ElectraModel, params, batch: dict, rng: jax.Array,
 
 
 def loss(model: ElectraModel, params, batch: dict, rng: jax.Array,
-         objective_cfg, frozen=None) -> tuple[jax.Array, dict]:
-  del frozen
+         objective_cfg) -> tuple[jax.Array, dict]:
   sums, _ = _forward(model, params, batch, rng, objective_cfg,
                      deterministic=False)
   metrics = sums_lib.means(sums, 1e-6)

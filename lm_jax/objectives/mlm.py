@@ -132,8 +132,7 @@ def head_sums(model: BertModel, params, batch: dict, rng, objective_cfg
   return sums
 
 
-def loss(model, params, batch, rng, objective_cfg, frozen=None):
-  del frozen
+def loss(model, params, batch, rng, objective_cfg):
   metrics = sums_lib.means(head_sums(model, params, batch, rng, objective_cfg),
                            MLM_EPS)
   total = metrics['mlm_loss']
