@@ -141,3 +141,38 @@ def tiny_runs(tmp_path_factory):
     return runs[name]
 
   return get
+
+
+# task -> (configs/finetune/<family>.py, its folder under tests/data/tasks)
+FINETUNED_TASKS = {'sst2': ('glue', 'glue/SST-2'),
+                   'conll2003': ('conll2003', 'conll2003'),
+                   'squad': ('squad', 'squad')}
+FINETUNED_EVAL_EXAMPLES = 16
+
+
+@pytest.fixture(scope='session')
+def finetuned_runs(tiny_runs, tmp_path_factory):
+  """task -> workdir of `configs/finetune/<family>.py:tiny` fine-tuned from
+  the `electra_small` tiny run for 6 steps on the test slices, evaluated
+  once at the end (so best/ holds the parameters of its predictions file)
+  on the first FINETUNED_EVAL_EXAMPLES dev examples; run on first request."""
+  from lm_jax.finetuning import runner  # pylint: disable=g-import-not-at-top
+  runs = {}
+
+  def get(task: str) -> str:
+    if task not in runs:
+      family, data = FINETUNED_TASKS[task]
+      config = load_named_config(os.path.join('finetune', family), 'tiny')
+      config.task = task
+      config.init_checkpoint = tiny_runs('electra_small')
+      config.data_dir = os.path.join(REPO, 'tests', 'data', 'tasks', data)
+      config.data.max_eval_examples = FINETUNED_EVAL_EXAMPLES
+      config.data.test_split = ''
+      config.train.num_steps = config.train.eval_every = 6
+      config.train.async_checkpoints = False
+      workdir = str(tmp_path_factory.mktemp(f'finetuned_{task}'))
+      runner.run(config, workdir, print_fn=lambda line: None)
+      runs[task] = workdir
+    return runs[task]
+
+  return get

@@ -316,6 +316,22 @@ def _chunk_starts(previous: tuple[str, str], current: tuple[str, str]) -> bool:
           or prefix in ('[', ']'))
 
 
+def entity_chunks(tags: list[str]) -> list[tuple[str, int, int]]:
+  """(type, first, end) of each entity in one sentence's tags, words
+  [first, end), under the chunk rules `entity_scores` counts by."""
+  chunks = []
+  previous = _OUTSIDE
+  # conlleval reads the sentence break as an O: it closes the last chunk.
+  for index, tag in enumerate(list(tags) + ['O']):
+    current = _split_tag(tag)
+    if chunks and chunks[-1][2] is None and _chunk_ends(previous, current):
+      chunks[-1] = (chunks[-1][0], chunks[-1][1], index)
+    if index < len(tags) and _chunk_starts(previous, current):
+      chunks.append((current[1], index, None))
+    previous = current
+  return chunks
+
+
 def _prf(correct: int, gold: int, predicted: int) -> dict:
   """Precision, recall, F1; each 0.0 where undefined, as conlleval."""
   precision = correct / predicted if predicted else 0.0

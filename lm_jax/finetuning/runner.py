@@ -130,6 +130,8 @@ def resolve(config, task, data, pretrained: Pretrained
   c.data.spm_lowercase = pretrained.config.data.get('spm_lowercase', False)
   c.objective.name = task.objective
   c.objective.num_labels = data.num_labels
+  c.objective.label_names = list(data.labels or [])  # tags (CoNLL), for
+  #   reading predictions without the training data
   c.objective.num_choices = data.num_choices
   c.objective.use_pooler = (config.objective.use_pooler
                             and 'pooler' in pretrained.backbone_paths)

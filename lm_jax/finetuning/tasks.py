@@ -252,16 +252,24 @@ _CONLL_FILES = {'train': ('eng.train', 'train.txt'),
                 'test': ('eng.testb', 'test.txt')}
 
 
+def _conll_read(config, name: str, tags=None) -> list:
+  """The sentences of split `name`: its file in data_dir, or TFDS's."""
+  if config.tfds_name:
+    return tfds_tasks.read_conll(config.tfds_name, name, config.tfds_data_dir)
+  return conll.read_conll(files.find(_require_dir(config), _CONLL_FILES.get(
+      name, (name,)), f'CoNLL-2003 {name}'), tags)
+
+
+def conll_tags(config) -> list[str]:
+  """The tags a CoNLL-2003 run predicts, by class index: those of its
+  training split, as `_conll_load` lists them."""
+  name, select = parse_split(config.data.train_split)
+  return conll.tag_list(select(_conll_read(config, name)))
+
+
 def _conll_load(config, tokenizer, log, row=None) -> TaskData:
   _encoders_only('CoNLL-2003 tagging', row)
   data_dir = _require_dir(config)
-
-  def read(name, tags=None):
-    if config.tfds_name:
-      return tfds_tasks.read_conll(config.tfds_name, name,
-                                   config.tfds_data_dir)
-    return conll.read_conll(files.find(data_dir, _CONLL_FILES.get(
-        name, (name,)), f'CoNLL-2003 {name}'), tags)
 
   def featurize(sentences, what):
     arrays, num_split = conll.featurize(sentences, tokenizer,
@@ -272,18 +280,19 @@ def _conll_load(config, tokenizer, log, row=None) -> TaskData:
     return arrays
 
   name, select = parse_split(config.data.train_split)
-  train = select(read(name))
+  train = select(_conll_read(config, name))
   tags = conll.tag_list(train)
   tag_ids = {t: i for i, t in enumerate(tags)}
   name, select = parse_split(config.data.eval_split)
-  dev = _limit(select(read(name, tags)), config, config.data.eval_split)
+  dev = _limit(select(_conll_read(config, name, tags)), config,
+               config.data.eval_split)
   evals = [Split(name, dev, featurize(dev, name))]
   tests = []
   if config.data.test_split:
     name, select = parse_split(config.data.test_split)
     if config.tfds_name or files.find_optional(
         data_dir, _CONLL_FILES.get(name, (name,))):
-      test = select(read(name, tags))
+      test = select(_conll_read(config, name, tags))
       tests.append(Split(name, test, featurize(test, name)))
     else:
       log(f'No CoNLL-2003 {name} file: no test predictions.')
@@ -379,6 +388,12 @@ def _squad_answers(version, split, outputs, config):
   return predictions, raw, null_minus_best, nbest
 
 
+def squad_answers(task_name: str, split: Split, outputs: dict, config):
+  """`_squad_answers` of task 'squad' or 'squad_v2': the decoding of its
+  metrics and prediction files, for questions outside its splits."""
+  return _squad_answers(_SQUAD_VERSIONS[task_name], split, outputs, config)
+
+
 def _squad_metrics(version, data, split, outputs, config):
   del data
   predictions, raw, null_minus_best, _ = _squad_answers(version, split,
@@ -400,6 +415,9 @@ def _squad_write_predictions(version, workdir, data, outputs, config):
     if version == '2.0':
       files.write_json(os.path.join(workdir, 'null_odds.json'), {
           k: float(v) for k, v in null_minus_best.items()})
+
+
+_SQUAD_VERSIONS = {'squad': '1.1', 'squad_v2': '2.0'}
 
 
 def _squad_task(name: str, version: str) -> Task:
@@ -495,8 +513,8 @@ TASKS = {
         num_epochs=3.0, load=_conll_load, metrics=_conll_metrics,
         write_predictions=_conll_write_predictions,
         write_test_predictions=_conll_write_test),
-    'squad': _squad_task('squad', '1.1'),
-    'squad_v2': _squad_task('squad_v2', '2.0'),
+    **{name: _squad_task(name, version)
+       for name, version in _SQUAD_VERSIONS.items()},
     'piqa': _choice_task('piqa'),
     'swag': _choice_task('swag'),
 }
