@@ -58,6 +58,3 @@ def merge(trainable, frozen) -> Any:
                     else leaf)
   return traverse_util.unflatten_dict(leaves)
 
-
-def count(tree) -> int:
-  return sum(x.size for x in traverse_util.flatten_dict(tree).values())

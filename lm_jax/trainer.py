@@ -174,14 +174,19 @@ def loop(run_parts, state, frozen, local_batches, *, start_step: int,
 def check_resumable(saved: dict, current: dict,
                     must_match: tuple[str, ...] = _MUST_MATCH) -> None:
   """Refuses to continue a checkpoint whose config differs in `must_match`
-  (dotted keys) or whose vocabulary differs. Model keys that a checkpoint
-  written before they existed lacks count as their defaults."""
-  saved_config = dict(saved['config'])
-  if 'model' in saved_config:
-    saved_config['model'] = {**model_config.field_defaults(),
-                             **saved_config['model']}
+  (dotted keys) or whose vocabulary differs. Model keys that either config
+  lacks (a checkpoint written before they existed, a pretraining config
+  without the fine-tuning fields) count as their defaults."""
+  def with_defaults(config: dict) -> dict:
+    config = dict(config)
+    if 'model' in config:
+      config['model'] = {**model_config.field_defaults(), **config['model']}
+    return config
+
+  saved_config = with_defaults(saved['config'])
+  current_config = with_defaults(current['config'])
   for dotted in must_match:
-    old, new = saved_config, current['config']
+    old, new = saved_config, current_config
     for key in dotted.split('.'):
       old, new = old.get(key), new.get(key)
     if old != new:
