@@ -155,7 +155,8 @@ def finetuned_runs(tiny_runs, tmp_path_factory):
   """task -> workdir of `configs/finetune/<family>.py:tiny` fine-tuned from
   the `electra_small` tiny run for 6 steps on the test slices, evaluated
   once at the end (so best/ holds the parameters of its predictions file)
-  on the first FINETUNED_EVAL_EXAMPLES dev examples; run on first request."""
+  on the first FINETUNED_EVAL_EXAMPLES dev examples, test splits predicted
+  where present; run on first request."""
   from lm_jax.finetuning import runner  # pylint: disable=g-import-not-at-top
   runs = {}
 
@@ -167,7 +168,6 @@ def finetuned_runs(tiny_runs, tmp_path_factory):
       config.init_checkpoint = tiny_runs('electra_small')
       config.data_dir = os.path.join(REPO, 'tests', 'data', 'tasks', data)
       config.data.max_eval_examples = FINETUNED_EVAL_EXAMPLES
-      config.data.test_split = ''
       config.train.num_steps = config.train.eval_every = 6
       config.train.async_checkpoints = False
       workdir = str(tmp_path_factory.mktemp(f'finetuned_{task}'))
