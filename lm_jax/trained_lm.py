@@ -129,8 +129,8 @@ def _frozen_body(run_parts, meta: dict, workdir: str, body_workdir):
   """The frozen part of a fine-tuning run's body, from its pretraining
   workdir (or `body_workdir`), checked to be the body it was trained on."""
   from lm_jax.finetuning import backbone  # pylint: disable=g-import-not-at-top
-  pretrained, _ = backbone.open_pretrained(body_workdir
-                                           or meta['init_checkpoint'])
+  # Its own vocabulary is loaded already: the body's record is enough.
+  pretrained = backbone.read_pretrained(body_workdir or meta['init_checkpoint'])
   backbone.check_same_body(meta.get('backbone'), pretrained, workdir)
   if pretrained.vocab_id != meta['vocab_id']:
     raise InputError(f'{workdir} was trained with another vocabulary than '

@@ -50,6 +50,22 @@ def fingerprint(meta: dict, step: int) -> str:
 
 
 def open_pretrained(workdir: str) -> tuple[Pretrained, tokenizers.Tokenizer]:
+  """The pretraining workdir and its tokenizer, checked against the
+  checkpoint's vocabulary size."""
+  pretrained = read_pretrained(workdir)
+  config = pretrained.config
+  tokenizer = tokenizers.load_tokenizer(config.data.tokenizer,
+                                        pretrained.vocab_path,
+                                        vocabulary.lowercases(config.data))
+  if tokenizer.vocab_size != pretrained.vocab_size:
+    raise InputError(f'{pretrained.vocab_path} has {tokenizer.vocab_size} '
+                     f'entries, the checkpoint {pretrained.vocab_size}')
+  return pretrained, tokenizer
+
+
+def read_pretrained(workdir: str) -> Pretrained:
+  """The pretraining workdir's record alone (no tokenizer), for loading a
+  body whose vocabulary is known already."""
   if not workdir:
     raise InputError('set --config.init_checkpoint=WORKDIR of a pretraining '
                      'run')
@@ -64,15 +80,10 @@ def open_pretrained(workdir: str) -> tuple[Pretrained, tokenizers.Tokenizer]:
     raise InputError(f'{workdir} was pretrained with objective '
                      f'{config.objective.name!r}, which has no encoder to '
                      'fine-tune')
-  vocab_path = checkpointing.vocabulary_path(workdir, meta)
-  tokenizer = tokenizers.load_tokenizer(config.data.tokenizer, vocab_path,
-                                        vocabulary.lowercases(config.data))
-  if tokenizer.vocab_size != meta['vocab_size']:
-    raise InputError(f'{vocab_path} has {tokenizer.vocab_size} entries, the '
-                     f'checkpoint {meta["vocab_size"]}')
-  return Pretrained(workdir, step, config, meta['vocab_id'], vocab_path,
+  return Pretrained(workdir, step, config, meta['vocab_id'],
+                    checkpointing.vocabulary_path(workdir, meta),
                     meta['vocab_size'], objective.backbone_paths(config),
-                    fingerprint(meta, step)), tokenizer
+                    fingerprint(meta, step))
 
 
 def check_same_body(recorded: dict | None, pretrained: Pretrained,
